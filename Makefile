@@ -1,0 +1,74 @@
+# hastack.openstack developer entry points. `make lab` and `make test` are the two README commands.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+VENV ?= .venv
+PY ?= python3
+INVENTORY ?= inventories/lab
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export ANSIBLE_FORCE_COLOR ?= 1
+export PY_COLORS ?= 1
+
+STAMP := $(VENV)/.hastack-setup
+COLLECTION_LINK := $(VENV)/collections/ansible_collections/hastack/openstack
+
+.PHONY: help setup host lab lab-destroy lab-demo test test-full lint sanity unit molecule build clean
+
+help:
+	@echo "make lab [INVENTORY=inventories/lab-small]  bring up the container lab and deploy site.yml on it"
+	@echo "make lab-destroy [INVENTORY=...]            remove the lab's containers, network and volumes"
+	@echo "make test                                   lint, sanity, unit/integration tests, molecule (what CI runs)"
+	@echo "make setup                                  create/refresh the virtualenv in $(VENV)"
+
+# Idempotent: the venv is rebuilt only when the pinned toolchain changes.
+setup: $(STAMP) $(COLLECTION_LINK)
+
+$(STAMP): requirements.txt constraints.txt
+	test -x $(VENV)/bin/python || $(PY) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -r requirements.txt -c constraints.txt
+	touch $@
+
+# The checkout itself is the collection: link it where Ansible looks for hastack.openstack.
+$(COLLECTION_LINK):
+	mkdir -p $(dir $@)
+	ln -sfn $(CURDIR) $@
+
+# Host side of the lab and of molecule: podman, the apt cache, the base image (all cached).
+host: setup
+	ansible-playbook playbooks/lab_host.yml
+
+lab: setup
+	ansible-playbook -i $(INVENTORY) playbooks/lab_up.yml
+
+lab-destroy: setup
+	ansible-playbook -i $(INVENTORY) playbooks/lab_destroy.yml
+
+test: setup lint sanity unit molecule
+
+test-full: test
+
+lint: setup
+	yamllint --strict .
+	ansible-lint --profile production
+
+build: setup
+	mkdir -p build
+	ansible-galaxy collection build --force --output-path build .
+
+sanity: build
+	rm -rf build/sanity
+	ansible-galaxy collection install --no-deps --force -p build/sanity build/hastack-openstack-*.tar.gz
+	cd build/sanity/ansible_collections/hastack/openstack && \
+	  ansible-test sanity --python $$(python -c 'import sys; print("%d.%d" % sys.version_info[:2])') --color yes
+
+unit: setup
+	pytest tests
+
+molecule: host
+	molecule test --all
+
+clean:
+	rm -rf build .cache
