@@ -1,0 +1,337 @@
+"""The preflight role stops playbooks/site.yml before any change, naming the host and variable at fault.
+
+Each test writes an inventory into tmp_path (every host is this machine, through ``ansible_connection: local``)
+and runs ansible-playbook with ``--check``. Check mode is only a guard for this machine in case preflight ever
+lets a broken inventory through; the assertions themselves require that no play after preflight started.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import platform
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+VENV_BIN = ROOT / ".venv" / "bin"
+COLLECTION_LINK = ROOT / ".venv" / "collections" / "ansible_collections" / "hastack" / "openstack"
+SITE = ROOT / "playbooks" / "site.yml"
+PREFLIGHT = ROOT / "playbooks" / "preflight.yml"
+INVENTORY_CHECKS = Path(__file__).resolve().parent / "playbooks" / "inventory_checks.yml"
+
+PREFLIGHT_PLAY = "Validate inventory and hosts before any change"
+ALLOWED_ROLES = {"hastack.openstack.common", "hastack.openstack.preflight"}
+
+NETWORK = "10.20.0.0/24"
+VIP = "10.20.0.10"
+# A valid inventory: 1 load balancer, 3 controllers (the Galera default needs an odd count >= 3), 1 compute.
+BASE_GROUPS = {
+    "loadbalancers": {"lb1": {"hastack_mgmt_address": "10.20.0.11"}},
+    "controllers": {
+        "ctl1": {"hastack_mgmt_address": "10.20.0.21"},
+        "ctl2": {"hastack_mgmt_address": "10.20.0.22"},
+        "ctl3": {"hastack_mgmt_address": "10.20.0.23"},
+    },
+    "computes": {"cmp1": {"hastack_mgmt_address": "10.20.0.31"}},
+}
+BASE_VARS = {
+    "ansible_connection": "local",
+    "ansible_python_interpreter": sys.executable,
+    "hastack_mgmt_network": NETWORK,
+    "hastack_internal_vip": VIP,
+}
+
+DELETE = object()  # override value: remove the key (a variable, a host variable or a whole group)
+
+
+@dataclass
+class Inventory:
+    path: Path
+    hosts: list[str]
+
+
+@dataclass
+class Run:
+    rc: int
+    output: str  # stdout + stderr as printed
+    text: str  # the same with every run of whitespace collapsed (the yaml callback wraps long messages)
+
+
+def _apply(target: dict, overrides: dict) -> None:
+    for key, value in overrides.items():
+        if value is DELETE:
+            target.pop(key, None)
+        else:
+            target[key] = value
+
+
+def make_inventory(directory: Path, overrides: dict | None = None) -> Inventory:
+    """Write hosts.yml and group_vars/all.yml for the base inventory changed by ``overrides``.
+
+    overrides keys (all optional; a value of DELETE removes the entry):
+      vars:   group_vars/all variables
+      groups: whole groups, group name -> {host: {host variables}}
+      hosts:  host variables, host name -> {variable: value}
+    """
+    overrides = overrides or {}
+    group_vars = dict(BASE_VARS)
+    _apply(group_vars, overrides.get("vars", {}))
+    groups = copy.deepcopy(BASE_GROUPS)
+    _apply(groups, overrides.get("groups", {}))
+    for host, host_overrides in overrides.get("hosts", {}).items():
+        owners = [members for members in groups.values() if host in members]
+        assert owners, f"override for unknown host {host}"
+        for members in owners:
+            _apply(members[host], host_overrides)
+
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "group_vars").mkdir(exist_ok=True)
+    hosts_yml = {"all": {"children": {name: {"hosts": members} for name, members in groups.items()}}}
+    (directory / "hosts.yml").write_text(yaml.safe_dump(hosts_yml, sort_keys=False))
+    (directory / "group_vars" / "all.yml").write_text(yaml.safe_dump(group_vars, sort_keys=False))
+    hosts = sorted({host for members in groups.values() for host in members})
+    return Inventory(directory, hosts)
+
+
+def run_playbook(playbook: Path, inventory: Path) -> Run:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("ANSIBLE_")}
+    env.update(
+        PATH=f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
+        ANSIBLE_FORCE_COLOR="0",
+        ANSIBLE_NOCOLOR="1",
+        PY_COLORS="0",
+    )
+    proc = subprocess.run(
+        [str(VENV_BIN / "ansible-playbook"), "-i", str(inventory), str(playbook), "--check"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    return Run(proc.returncode, proc.stdout, " ".join(proc.stdout.split()))
+
+
+def recap(output: str) -> dict[str, dict[str, int]]:
+    """host -> counters of the PLAY RECAP."""
+    section = output.split("PLAY RECAP", 1)[1] if "PLAY RECAP" in output else ""
+    return {
+        match["host"]: {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)", match["counters"])}
+        for match in re.finditer(r"^(?P<host>\S+)\s+:\s+(?P<counters>ok=.*)$", section, re.MULTILINE)
+    }
+
+
+def assert_stopped_by_preflight(run: Run, inventory: Inventory, *patterns: str) -> None:
+    """Non-zero exit, nothing past preflight ran, every pattern (regex on whitespace-collapsed output) found."""
+    tail = run.output[-6000:]
+    assert run.rc != 0, f"ansible-playbook succeeded but preflight should have failed:\n{tail}"
+
+    plays = re.findall(r"^PLAY \[(.*)\]", run.output, re.MULTILINE)
+    assert plays == [PREFLIGHT_PLAY], f"plays after preflight started: {plays}\n{tail}"
+    tasks = re.findall(r"^TASK \[(.*)\]", run.output, re.MULTILINE)
+    assert tasks, f"no task ran:\n{tail}"
+    foreign = [task for task in tasks if task.split(" : ", 1)[0] not in ALLOWED_ROLES]
+    assert not foreign, f"tasks outside common/preflight ran: {foreign}\n{tail}"
+    assert "hastack.openstack.memcached" not in run.output, tail
+
+    counters = recap(run.output)
+    assert (
+        sorted(counters) == inventory.hosts
+    ), f"PLAY RECAP hosts {sorted(counters)} != inventory {inventory.hosts}\n{tail}"
+    changed = {host: c["changed"] for host, c in counters.items() if c["changed"] != 0}
+    assert not changed, f"hosts changed: {changed}\n{tail}"
+
+    for pattern in patterns:
+        assert re.search(pattern, run.text), f"expected /{pattern}/ in the output:\n{run.output}"
+
+
+def msg(text: str) -> str:
+    """Regex for a literal message fragment, tolerant of the yaml callback's line wrapping."""
+    return r"\s+".join(re.escape(word) for word in text.split())
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _collection_installed() -> None:
+    if not (COLLECTION_LINK / "galaxy.yml").is_file():
+        pytest.fail(f"{COLLECTION_LINK} is missing: run `make setup` first")
+
+
+@pytest.fixture
+def site(tmp_path):
+    """site(overrides) -> (Run, Inventory) of playbooks/site.yml --check on a generated inventory."""
+
+    def _run(overrides: dict | None = None) -> tuple[Run, Inventory]:
+        inventory = make_inventory(tmp_path / "inventory", overrides)
+        return run_playbook(SITE, inventory.path), inventory
+
+    return _run
+
+
+# --- failures: each must stop site.yml inside the preflight play ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("vip", "shown"),
+    [
+        pytest.param(DELETE, "", id="missing"),
+        pytest.param("10.20.0.300", "10.20.0.300", id="malformed"),
+        pytest.param("10.30.0.10", "10.30.0.10", id="outside-network"),
+        pytest.param("10.20.0.255", "10.20.0.255", id="broadcast-address"),
+    ],
+)
+def test_bad_internal_vip(site, vip, shown):
+    run, inventory = site({"vars": {"hastack_internal_vip": vip}})
+    assert_stopped_by_preflight(
+        run,
+        inventory,
+        msg(
+            f"inventory: hastack_internal_vip '{shown}' is missing, malformed, or outside the management network {NETWORK}"
+        ),
+    )
+
+
+@pytest.mark.parametrize("network", ["10.20.0.0", "10.20.0.0/33", "mgmt-net", ""])
+def test_mgmt_network_not_cidr(site, network):
+    run, inventory = site({"vars": {"hastack_mgmt_network": network}})
+    assert_stopped_by_preflight(
+        run, inventory, msg(f"inventory: hastack_mgmt_network '{network}' is not a network in CIDR notation")
+    )
+
+
+@pytest.mark.parametrize(
+    ("host", "address", "shown"),
+    [
+        pytest.param("cmp1", DELETE, "(undefined)", id="missing-compute"),
+        pytest.param("ctl2", DELETE, "(undefined)", id="missing-controller"),
+        pytest.param("ctl2", "10.30.0.22", "10.30.0.22", id="outside-network"),
+        pytest.param("ctl2", "10.20.0.0", "10.20.0.0", id="network-address"),
+        pytest.param("ctl2", "ctl2.example.org", "ctl2.example.org", id="not-an-address"),
+    ],
+)
+def test_bad_host_address(site, host, address, shown):
+    run, inventory = site({"hosts": {host: {"hastack_mgmt_address": address}}})
+    assert_stopped_by_preflight(
+        run,
+        inventory,
+        msg(f"host {host}: hastack_mgmt_address '{shown}' is missing, not an IP address, or not a usable address"),
+    )
+
+
+def test_duplicate_host_address(site):
+    run, inventory = site({"hosts": {"cmp1": {"hastack_mgmt_address": "10.20.0.21"}}})
+    assert_stopped_by_preflight(
+        run,
+        inventory,
+        msg("host ctl1: hastack_mgmt_address 10.20.0.21 is also used by cmp1"),
+        msg("host cmp1: hastack_mgmt_address 10.20.0.21 is also used by ctl1"),
+    )
+
+
+def test_host_address_is_the_vip(site):
+    run, inventory = site({"hosts": {"lb1": {"hastack_mgmt_address": VIP}}})
+    assert_stopped_by_preflight(
+        run, inventory, msg(f"host lb1: hastack_mgmt_address {VIP} is also used by hastack_internal_vip")
+    )
+
+
+@pytest.mark.parametrize("count", [1, 2, 4])
+def test_galera_needs_odd_member_count_of_at_least_three(site, count):
+    controllers = {f"ctl{i}": {"hastack_mgmt_address": f"10.20.0.{20 + i}"} for i in range(1, count + 1)}
+    run, inventory = site({"groups": {"controllers": controllers}})
+    assert_stopped_by_preflight(
+        run,
+        inventory,
+        msg(f"inventory: group 'controllers' has {count} Galera member(s) ({', '.join(controllers)})"),
+        msg("set hastack_galera_enabled=false"),
+    )
+
+
+def test_unknown_install_method(site):
+    run, inventory = site({"hosts": {"cmp1": {"hastack_install_method": "source"}}})
+    # The common role's argument spec (choices: distro, pip) rejects the value on cmp1 before the preflight
+    # task can; either message names the host and the variable.
+    assert_stopped_by_preflight(
+        run,
+        inventory,
+        "|".join(
+            [
+                msg("host cmp1: hastack_install_method 'source' is unknown"),
+                r"fatal: \[cmp1\]: FAILED!.*?"
+                + msg("value of hastack_install_method must be one of: distro, pip, got: source"),
+            ]
+        ),
+    )
+
+
+def test_unsupported_distribution(site):
+    release = platform.freedesktop_os_release() if hasattr(platform, "freedesktop_os_release") else {}
+    if (release.get("ID"), release.get("VERSION_ID")) != ("debian", "12"):
+        pytest.skip(f"needs a Debian 12 machine, this is {release.get('PRETTY_NAME', 'unknown')}")
+    run, inventory = site({"vars": {"preflight_supported_distributions": {"Debian": ["13"]}}})
+    assert_stopped_by_preflight(
+        run,
+        inventory,
+        *(msg(f"host {host}: Debian 12 is not supported (supported: Debian 13)") for host in inventory.hosts),
+    )
+
+
+def test_missing_required_group(site):
+    run, inventory = site({"groups": {"controllers": DELETE}})
+    assert_stopped_by_preflight(
+        run,
+        inventory,
+        msg("inventory: group 'controllers' is missing or empty (required by preflight_required_groups)"),
+    )
+
+
+# --- inventories that must pass ---------------------------------------------------------------------------------
+
+
+def assert_passed(run: Run) -> None:
+    assert run.rc == 0, f"ansible-playbook failed:\n{run.output}"
+    assert "[WARNING]: No inventory was parsed" not in run.output, run.output
+    counters = recap(run.output)
+    assert counters, run.output
+    assert all(c["failed"] == 0 and c["unreachable"] == 0 for c in counters.values()), run.output
+
+
+def test_valid_inventory_passes_preflight(tmp_path):
+    inventory = make_inventory(tmp_path / "inventory")
+    run = run_playbook(PREFLIGHT, inventory.path)
+    assert_passed(run)
+    assert sorted(recap(run.output)) == inventory.hosts
+
+
+def test_galera_disabled_with_one_controller_passes_preflight(tmp_path):
+    inventory = make_inventory(
+        tmp_path / "inventory",
+        {
+            "vars": {"hastack_galera_enabled": False},
+            "groups": {"controllers": {"ctl1": {"hastack_mgmt_address": "10.20.0.21"}}},
+        },
+    )
+    run = run_playbook(PREFLIGHT, inventory.path)
+    assert_passed(run)
+    assert sorted(recap(run.output)) == inventory.hosts
+
+
+@pytest.mark.parametrize("name", ["lab", "lab-small", "example"])
+def test_shipped_inventory_passes_inventory_checks(name):
+    inventory = ROOT / "inventories" / name
+    if not inventory.is_dir() or not any(p.is_file() and not p.name.startswith(".") for p in inventory.iterdir()):
+        pytest.skip(f"inventories/{name} has no inventory source yet")
+    run = run_playbook(INVENTORY_CHECKS, inventory)
+    assert_passed(run)
+    assert re.search(
+        r"^TASK \[hastack\.openstack\.preflight : Galera has an odd number", run.output, re.MULTILINE
+    ), run.output
