@@ -48,7 +48,9 @@ lab-destroy: setup
 
 test: setup lint sanity unit molecule
 
+# Everything in `make test`, plus the slow checks against whole labs (lab lifecycle, lab cloud scenarios).
 test-full: test
+	HASTACK_LAB_TESTS=1 pytest -s tests/lab
 
 lint: setup
 	yamllint --strict .
@@ -69,7 +71,7 @@ sanity: build
 	  ansible-test sanity --python $$(python -c 'import sys; print("%d.%d" % sys.version_info[:2])') --color yes
 
 unit: setup
-	pytest tests
+	pytest tests/unit tests/integration
 
 molecule: host
 	molecule test --all
