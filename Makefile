@@ -6,6 +6,8 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY ?= python3
 INVENTORY ?= inventories/lab
+# Debian release of molecule's hosts: trixie (Debian 13) or bookworm (Debian 12).
+export HASTACK_DISTRIBUTION ?= trixie
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export ANSIBLE_FORCE_COLOR ?= 1
@@ -38,7 +40,7 @@ $(COLLECTION_LINK):
 
 # Host side of the lab and of molecule: podman, the apt cache, the base image (all cached).
 host: setup
-	ansible-playbook playbooks/lab_host.yml
+	ansible-playbook playbooks/lab_host.yml -e lab_distribution=$(HASTACK_DISTRIBUTION)
 
 lab: setup
 	ansible-playbook -i $(INVENTORY) playbooks/lab_up.yml

@@ -59,6 +59,7 @@ def test_lab_up_converges_and_destroys_cleanly():
     members, group_vars = _inventory()
     network = group_vars["lab_network_name"]
 
+    volumes_before = set(_volumes())
     first = _make("lab")
     for name, host in members.items():
         assert f"{host['hastack_mgmt_address']}  {name}" in first, f"lab summary lacks {name}"
@@ -75,6 +76,9 @@ def test_lab_up_converges_and_destroys_cleanly():
     left = {c["Names"][0] for c in _podman_json("ps", "--all")} & set(members)
     assert not left, f"containers left behind: {left}"
     assert network not in {n["name"] for n in _podman_json("network", "ls")}
-    volumes = subprocess.run(["podman", "volume", "ls", "--quiet", "--filter", f"label=hastack.lab={network}"],
-                             capture_output=True, text=True, check=True).stdout.split()
-    assert not volumes
+    assert set(_volumes()) == volumes_before, "volumes left behind"
+
+
+def _volumes():
+    return subprocess.run(["podman", "volume", "ls", "--quiet"], capture_output=True, text=True,
+                          check=True).stdout.split()

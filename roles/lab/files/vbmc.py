@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Virtual BMCs for lab hosts: IPMI over LAN (lanplus) in front of podman containers.
 
 Test fixture, not production code. Each lab compute gets a BMC that fence_ipmilan and ipmitool reach over
@@ -121,7 +120,7 @@ def serve(config_path: str, ready_fd: int | None = None) -> None:
     if ready_fd is not None:
         os.write(ready_fd, b"ready")
         os.close(ready_fd)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    signal.signal(signal.SIGTERM, lambda *args: sys.exit(0))
     if bmcs:
         bmcs[0].listen()  # pyghmi's session loop serves every BMC socket registered in this process
     else:
@@ -151,7 +150,7 @@ def stop(pidfile: str) -> bool:
             os.unlink(pidfile)
         return False
     os.kill(pid, signal.SIGTERM)
-    for _ in range(50):
+    for _attempt in range(50):
         if read_pid(pidfile) is None:
             break
         time.sleep(0.1)
