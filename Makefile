@@ -52,6 +52,7 @@ test: setup lint sanity unit molecule
 
 # Everything in `make test`, plus the slow checks against whole labs (lab lifecycle, lab cloud scenarios).
 test-full: test
+	for scenario in $(MOLECULE_SLOW_SCENARIOS); do molecule test -s $$scenario; done
 	HASTACK_LAB_TESTS=1 pytest -s tests/lab
 
 lint: setup
@@ -75,8 +76,11 @@ sanity: build
 unit: setup
 	pytest tests/unit tests/integration
 
+# Scenarios run by `make test` (CI); `make test-full` also runs MOLECULE_SLOW_SCENARIOS.
+MOLECULE_SCENARIOS ?= memcached loadbalancer dbvip galera
+MOLECULE_SLOW_SCENARIOS ?=
 molecule: host
-	molecule test --all
+	for scenario in $(MOLECULE_SCENARIOS); do molecule test -s $$scenario; done
 
 clean:
 	rm -rf build .cache
