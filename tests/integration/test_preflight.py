@@ -200,6 +200,22 @@ def test_bad_internal_vip(site, vip, shown):
     )
 
 
+@pytest.mark.parametrize(
+    ("overrides", "shown"),
+    [
+        pytest.param({"hastack_database_vip": "10.30.0.9"}, "10.30.0.9", id="outside-network"),
+        pytest.param({"hastack_database_vip": "10.20.0.21"}, "10.20.0.21", id="a-host-address"),
+        pytest.param({"hastack_database_vip": "10.20.0.9", "hastack_database_vip_group": "dbproxies"}, "10.20.0.9",
+                     id="group-without-members"),
+    ],
+)
+def test_bad_database_vip(site, overrides, shown):
+    run, inventory = site({"vars": overrides})
+    assert_stopped_by_preflight(
+        run, inventory, msg(f"inventory: hastack_database_vip '{shown}' must be an unused address of {NETWORK}")
+    )
+
+
 @pytest.mark.parametrize("network", ["10.20.0.0", "10.20.0.0/33", "mgmt-net", ""])
 def test_mgmt_network_not_cidr(site, network):
     run, inventory = site({"vars": {"hastack_mgmt_network": network}})
