@@ -77,7 +77,7 @@ unit: setup
 	pytest tests/unit tests/integration
 
 # Scenarios run by `make test` (CI); `make test-full` also runs MOLECULE_SLOW_SCENARIOS.
-MOLECULE_SCENARIOS ?= memcached loadbalancer dbvip galera rabbitmq
+MOLECULE_SCENARIOS ?= memcached loadbalancer dbvip galera rabbitmq pacemaker
 MOLECULE_SLOW_SCENARIOS ?=
 molecule: host
 	for scenario in $(MOLECULE_SCENARIOS); do molecule test -s $$scenario; done

@@ -24,7 +24,7 @@ def _podman(*args, check=True, timeout=120):
     return subprocess.run(["podman", *args], capture_output=True, text=True, check=check, timeout=timeout)
 
 
-def vip_holders(vip, hosts=LOAD_BALANCERS + CONTROLLERS):
+def vip_holders(vip, hosts=tuple(LOAD_BALANCERS + CONTROLLERS)):
     holders = []
     for name in hosts:
         result = _podman("exec", name, "ip", "-o", "addr", "show", check=False, timeout=10)
@@ -111,7 +111,7 @@ def test_each_vip_on_exactly_one_host():
 
 
 def test_database_vip_sends_everything_to_one_writer():
-    answers = [answer(DATABASE) for _ in range(6)]
+    answers = [answer(DATABASE) for _attempt in range(6)]
     assert answers == ["dctl1"] * 6, answers
     assert answer(API) in CONTROLLERS
 
@@ -121,7 +121,7 @@ def test_unsynced_node_is_taken_out_by_clustercheck():
     try:
         seconds = wait_for(lambda: answer(DATABASE) == "dctl2", timeout=30, interval=0.2)
         print(f"\nclustercheck down on dctl1: database traffic on backup dctl2 after {seconds:.1f} s")
-        answers = [answer(DATABASE) for _ in range(6)]
+        answers = [answer(DATABASE) for _attempt in range(6)]
         assert answers == ["dctl2"] * 6, "one backup takes all writes"
         assert vip_holders(DB_VIP) == ["dctl1"], "a failed backend check does not move the VIP"
     finally:

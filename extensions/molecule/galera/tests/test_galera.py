@@ -209,7 +209,7 @@ def test_member_crash_and_rejoin(host):
     killed = time.monotonic()
     _podman("kill", "galera3")
     try:
-        markers = [uuid.uuid4().hex for _ in range(3)]
+        markers = [uuid.uuid4().hex for _attempt in range(3)]
         # The first write waits until the survivors evict the dead member, then writes go on at once.
         result = _service_sql(node1, address1, f"INSERT INTO hastack_rows (marker) VALUES ('{markers[0]}')")
         assert result.rc == 0, result
@@ -261,7 +261,7 @@ def test_full_outage_is_recovered_by_the_playbook(host):
     env = _ansible_env()
     inventory = os.environ["MOLECULE_INVENTORY_FILE"]
     # A normal run of the role must refuse to bootstrap and point to the recovery playbook.
-    converge = subprocess.run(
+    converge = subprocess.run(  # pylint: disable=subprocess-run-check
         ["ansible-playbook", "-i", inventory, f"{PROJECT}/extensions/molecule/galera/converge.yml"],
         env=env, capture_output=True, text=True, cwd=PROJECT, timeout=600,
     )
@@ -271,7 +271,7 @@ def test_full_outage_is_recovered_by_the_playbook(host):
         assert node.run("systemctl is-active mariadb").stdout.strip() != "active", f"the role started {name}"
 
     recover_start = time.monotonic()
-    recover = subprocess.run(
+    recover = subprocess.run(  # pylint: disable=subprocess-run-check
         ["ansible-playbook", "-i", inventory, f"{PROJECT}/playbooks/galera_recover.yml"],
         env=env, capture_output=True, text=True, cwd=PROJECT, timeout=900,
     )

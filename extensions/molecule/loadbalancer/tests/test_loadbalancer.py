@@ -1,7 +1,6 @@
 """keepalived + HAProxy: one VIP holder, requests through the VIP, failover on a crash and on a dead HAProxy."""
 
 import base64
-import os
 import subprocess
 import time
 import urllib.error
@@ -23,7 +22,7 @@ def _podman(*args, check=True, timeout=120):
     return subprocess.run(["podman", *args], capture_output=True, text=True, check=check, timeout=timeout)
 
 
-def vip_holders(vip=VIP, hosts=LOAD_BALANCERS):
+def vip_holders(vip=VIP, hosts=tuple(LOAD_BALANCERS)):
     """Hosts whose `ip -o addr` shows the VIP (a stopped container holds nothing)."""
     holders = []
     for name in hosts:
@@ -62,7 +61,7 @@ def wait_for(predicate, timeout, interval=0.1):
 
 def backend_status(lb, service, server):
     address = {"vlb1": "10.203.14.11", "vlb2": "10.203.14.12"}[lb]
-    _, csv = http_get(f"http://{address}:1936/;csv", timeout=3, auth=(STATS_USER, STATS_PASSWORD))
+    _status, csv = http_get(f"http://{address}:1936/;csv", timeout=3, auth=(STATS_USER, STATS_PASSWORD))
     for line in csv.splitlines():
         fields = line.split(",")
         if fields[:2] == [service, server]:
@@ -112,7 +111,7 @@ def test_config_files_not_world_readable(host):
     owner, group, mode = modes["/etc/haproxy/haproxy.cfg"]
     assert (owner, group) == ("root", "haproxy")
     assert mode & 0o137 == 0, oct(mode)
-    owner, _, mode = modes["/etc/keepalived/keepalived.conf"]
+    owner, _group, mode = modes["/etc/keepalived/keepalived.conf"]
     assert owner == "root"
     assert mode & 0o137 == 0, oct(mode)
 
@@ -150,7 +149,7 @@ def test_vip_on_exactly_one_load_balancer():
 
 
 def test_request_through_vip_reaches_every_backend():
-    seen = {answering_backend() for _ in range(6)}
+    seen = {answering_backend() for _attempt in range(6)}
     assert seen == set(BACKENDS), seen
 
 
@@ -164,12 +163,12 @@ def test_only_healthy_backends_get_requests():
     try:
         seconds = wait_for(lambda: backend_status(holder, "keystone", "vapi1") == "DOWN", timeout=30, interval=0.2)
         print(f"\nHTTP check marked stopped backend vapi1 DOWN after {seconds:.1f} s")
-        answers = [answering_backend() for _ in range(10)]
+        answers = [answering_backend() for _attempt in range(10)]
         assert answers == ["vapi2"] * 10, answers
     finally:
         _podman("exec", "vapi1", "systemctl", "start", "hastack-test-api")
     wait_for(lambda: backend_status(holder, "keystone", "vapi1") == "UP", timeout=30, interval=0.2)
-    assert {answering_backend() for _ in range(6)} == set(BACKENDS)
+    assert {answering_backend() for _attempt in range(6)} == set(BACKENDS)
 
 
 def test_crash_of_active_load_balancer_moves_vip():

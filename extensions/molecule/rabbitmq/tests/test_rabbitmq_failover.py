@@ -103,7 +103,7 @@ def _queue_types(host, queue):
 def _wait_booted(name, deadline):
     """systemctl is-system-running --wait, retried while systemd inside the restarted container is not up yet."""
     while True:
-        booted = subprocess.run(
+        booted = subprocess.run(  # pylint: disable=subprocess-run-check
             ["podman", "exec", name, "systemctl", "is-system-running", "--wait"], capture_output=True, text=True
         )
         if booted.stdout.strip() in ("running", "degraded"):
