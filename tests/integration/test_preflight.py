@@ -11,6 +11,7 @@ import copy
 import os
 import platform
 import re
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -48,11 +49,23 @@ BASE_GROUPS = {
         }
     },
 }
+# Every secret of the components site.yml deploys (preflight_components by default names them all).
+SECRETS = {
+    "galera_root_password": "test-root-secret",
+    "galera_sst_password": "test-sst-secret",
+    "galera_clustercheck_password": "test-check-secret",
+    "rabbitmq_erlang_cookie": "TestRabbitCookie0123456789",
+    "rabbitmq_openstack_password": "test-openstack-secret",
+    "keepalived_auth_password": "vrrp-pw",
+    "haproxy_stats_user": "hastack",
+    "haproxy_stats_password": "test-stats-secret",
+}
 BASE_VARS = {
     "ansible_connection": "local",
     "ansible_python_interpreter": sys.executable,
     "hastack_mgmt_network": NETWORK,
     "hastack_internal_vip": VIP,
+    **SECRETS,
 }
 
 DELETE = object()  # override value: remove the key (a variable, a host variable or a whole group)
@@ -335,6 +348,219 @@ def test_missing_required_group(site):
     )
 
 
+# --- secrets and keepalived priorities of the deployed components (preflight_components) ---------------------
+
+CONTROLLERS = ["ctl1", "ctl2", "ctl3"]
+
+
+def secret_msg(host: str, variable: str, state: str, service: str) -> str:
+    return msg(f"host {host}: {variable} {state}; {service} runs on this host and needs it as")
+
+
+@pytest.mark.parametrize(
+    ("value", "state"),
+    [
+        pytest.param(DELETE, "is not set", id="missing"),
+        pytest.param("", "is not set", id="empty"),
+    ],
+)
+def test_missing_galera_root_password(site, value, state):
+    run, inventory = site({"vars": {"galera_root_password": value}})
+    assert_stopped_by_preflight(
+        run, inventory, *(secret_msg(host, "galera_root_password", state, "Galera") for host in CONTROLLERS)
+    )
+    # Only the Galera members need it, and the other Galera secrets are fine.
+    assert "host lb1: galera_root_password" not in run.text
+    assert "galera_sst_password is" not in run.text
+
+
+def test_galera_sst_password_unfit_for_wsrep_sst_auth(site):
+    secret = "sst:secret-value"
+    run, inventory = site({"vars": {"galera_sst_password": secret}})
+    assert_stopped_by_preflight(
+        run,
+        inventory,
+        secret_msg("ctl1", "galera_sst_password", "is not valid", "Galera"),
+        msg("without ':', quotes, '#' or blanks"),
+    )
+    assert secret not in run.output, "the secret's value was printed"
+
+
+def test_galera_secrets_not_needed_when_galera_is_disabled(tmp_path):
+    inventory = make_inventory(
+        tmp_path / "inventory",
+        {
+            "vars": {
+                "hastack_galera_enabled": False,
+                "galera_root_password": DELETE,
+                "galera_sst_password": DELETE,
+                "galera_clustercheck_password": DELETE,
+            }
+        },
+    )
+    assert_passed(run_playbook(PREFLIGHT, inventory.path))
+
+
+@pytest.mark.parametrize(
+    ("cookie", "state"),
+    [
+        pytest.param(DELETE, "is not set", id="missing"),
+        pytest.param("ShortCookie12345678", "is not valid", id="19-characters"),
+        pytest.param("Cookie with blanks 0123456789", "is not valid", id="bad-characters"),
+    ],
+)
+def test_bad_erlang_cookie(site, cookie, state):
+    run, inventory = site({"vars": {"rabbitmq_erlang_cookie": cookie}})
+    assert_stopped_by_preflight(
+        run,
+        inventory,
+        *(secret_msg(host, "rabbitmq_erlang_cookie", state, "RabbitMQ") for host in CONTROLLERS),
+        msg("20 to 255 characters of A-Z a-z 0-9 _ -"),
+    )
+    if isinstance(cookie, str):
+        assert cookie not in run.output, "the cookie was printed"
+
+
+def test_erlang_cookie_differs_between_members(site):
+    other = "AnotherRabbitCookie0123456789"
+    run, inventory = site({"hosts": {"ctl3": {"rabbitmq_erlang_cookie": other}}})
+    assert_stopped_by_preflight(
+        run,
+        inventory,
+        msg("inventory: rabbitmq_erlang_cookie of ctl3 differs from the one of ctl1;"),
+        msg("every member of group 'controllers' needs the same cookie"),
+    )
+    assert other not in run.output and SECRETS["rabbitmq_erlang_cookie"] not in run.output
+
+
+def test_missing_rabbitmq_openstack_password(site):
+    run, inventory = site({"vars": {"rabbitmq_openstack_password": DELETE}})
+    assert_stopped_by_preflight(
+        run, inventory, *(secret_msg(host, "rabbitmq_openstack_password", "is not set", "RabbitMQ") for host in CONTROLLERS)
+    )
+
+
+def test_own_rabbitmq_users_are_checked_instead_of_the_openstack_password(site):
+    users = [{"user": "nova", "password": "nova-secret"}, {"user": "cinder", "password": ""}]
+    run, inventory = site({"vars": {"rabbitmq_openstack_password": DELETE, "rabbitmq_users": users}})
+    assert_stopped_by_preflight(
+        run, inventory, *(msg(f"host {host}: rabbitmq_users item(s) cinder need a user name") for host in CONTROLLERS)
+    )
+    assert "rabbitmq_openstack_password is" not in run.text
+    assert "nova-secret" not in run.output
+
+
+@pytest.mark.parametrize(
+    ("password", "state"),
+    [
+        pytest.param(DELETE, "is not set", id="missing"),
+        pytest.param("vrrp-secret", "is not valid", id="longer-than-8"),
+    ],
+)
+def test_bad_keepalived_auth_password(site, password, state):
+    run, inventory = site({"vars": {"keepalived_auth_password": password}})
+    assert_stopped_by_preflight(
+        run,
+        inventory,
+        secret_msg("lb1", "keepalived_auth_password", state, "keepalived"),
+        msg("1 to 8 characters"),
+    )
+    # The controllers do not run keepalived while the database VIP is the internal VIP.
+    assert not re.search(r"host (ctl|cmp)\d: keepalived_auth_password", run.text), run.output
+    if isinstance(password, str):
+        assert password not in run.output
+
+
+def test_keepalived_auth_password_needed_on_controllers_holding_the_database_vip(site):
+    run, inventory = site(
+        {
+            "vars": {
+                "keepalived_auth_password": DELETE,
+                "hastack_database_vip": "10.20.0.9",
+                "hastack_database_vip_group": "controllers",
+            }
+        }
+    )
+    assert_stopped_by_preflight(
+        run,
+        inventory,
+        *(secret_msg(host, "keepalived_auth_password", "is not set", "keepalived") for host in ["lb1", *CONTROLLERS]),
+    )
+
+
+@pytest.mark.parametrize("missing", ["haproxy_stats_user", "haproxy_stats_password"])
+def test_missing_haproxy_stats_credentials(site, missing):
+    run, inventory = site({"vars": {missing: DELETE}})
+    assert_stopped_by_preflight(
+        run, inventory, secret_msg("lb1", missing, "is not set", "HAProxy with its statistics page (haproxy_stats_enabled)")
+    )
+
+
+def test_haproxy_stats_credentials_not_needed_with_stats_off(tmp_path):
+    inventory = make_inventory(
+        tmp_path / "inventory",
+        {"vars": {"haproxy_stats_enabled": False, "haproxy_stats_user": DELETE, "haproxy_stats_password": DELETE}},
+    )
+    assert_passed(run_playbook(PREFLIGHT, inventory.path))
+
+
+LB2 = {"hastack_mgmt_address": "10.20.0.12"}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        pytest.param(
+            {"groups": {"loadbalancers": {"lb1": {"hastack_mgmt_address": "10.20.0.11"}, "lb2": {**LB2, "keepalived_priority": 200}}}},
+            "inventory: keepalived instance 'internal' (group loadbalancers): members lb1, lb2 get VRRP priorities 200, 200;",
+            id="override-equals-derived",
+        ),
+        pytest.param(
+            {
+                "groups": {"loadbalancers": {"lb1": {"hastack_mgmt_address": "10.20.0.11"}, "lb2": LB2}},
+                "vars": {"keepalived_priority_step": 0},
+            },
+            "inventory: keepalived instance 'internal' (group loadbalancers): members lb1, lb2 get VRRP priorities",
+            id="step-zero",
+        ),
+        pytest.param(
+            {
+                "vars": {"hastack_database_vip": "10.20.0.9", "hastack_database_vip_group": "controllers"},
+                "hosts": {"ctl3": {"keepalived_priority": 190}},
+            },
+            "inventory: keepalived instance 'database' (group controllers): members ctl1, ctl2, ctl3 get VRRP priorities 200, 190, 190;",
+            id="database-vip-on-controllers",
+        ),
+        pytest.param(
+            {
+                "groups": {"loadbalancers": {"lb1": {"hastack_mgmt_address": "10.20.0.11"}, "lb2": LB2}},
+                "vars": {"keepalived_priority_base": 5},
+            },
+            "inventory: keepalived instance 'internal' (group loadbalancers): members lb1, lb2 get VRRP priorities 5, -5;",
+            id="out-of-range",
+        ),
+    ],
+)
+def test_duplicate_or_invalid_keepalived_priorities(site, overrides, expected):
+    run, inventory = site(overrides)
+    assert_stopped_by_preflight(run, inventory, msg(expected), msg("they must be distinct and within 1-254"))
+
+
+def test_unknown_component(site):
+    run, inventory = site({"vars": {"preflight_components": ["galera", "mysql"]}})
+    # The preflight role's argument spec (choices) rejects it on every host before the inventory check can.
+    assert_stopped_by_preflight(
+        run,
+        inventory,
+        "|".join(
+            [
+                msg("inventory: preflight_components names unknown component(s) mysql"),
+                msg("value of preflight_components must be one or more of:"),
+            ]
+        ),
+    )
+
+
 # --- inventories that must pass ---------------------------------------------------------------------------------
 
 
@@ -366,15 +592,51 @@ def test_galera_disabled_with_one_controller_passes_preflight(tmp_path):
     assert sorted(recap(run.output)) == inventory.hosts
 
 
+@pytest.mark.parametrize(
+    ("components", "secrets"),
+    [
+        pytest.param(["memcached"], [], id="memcached-only"),
+        pytest.param(["haproxy", "keepalived"], ["keepalived_auth_password", "haproxy_stats_user", "haproxy_stats_password"],
+                     id="load-balancers-only"),
+        pytest.param(["galera"], ["galera_root_password", "galera_sst_password", "galera_clustercheck_password"],
+                     id="galera-only"),
+    ],
+)
+def test_inventory_deploying_some_components_needs_only_their_secrets(tmp_path, components, secrets):
+    """preflight_components narrows the checks; the same inventory with the default (everything) fails."""
+    without = {name: DELETE for name in SECRETS if name not in secrets}
+    # Fencing credentials belong to the pacemaker component, which none of these runs deploys.
+    computes = {"cmp1": {"hastack_mgmt_address": "10.20.0.31"}}
+    narrowed = make_inventory(
+        tmp_path / "narrowed", {"vars": {**without, "preflight_components": components}, "groups": {"computes": computes}}
+    )
+    run = run_playbook(PREFLIGHT, narrowed.path)
+    assert_passed(run)
+    assert sorted(recap(run.output)) == narrowed.hosts
+
+    # The default (everything site.yml deploys) wants the other components' secrets; fencing credentials are there.
+    everything = make_inventory(tmp_path / "everything", {"vars": without})
+    run = run_playbook(PREFLIGHT, everything.path)
+    assert run.rc != 0, run.output
+    text = " ".join(run.output.split())
+    missing = sorted(set(SECRETS) - set(secrets))
+    assert any(re.search(msg(f"{name} is not set;"), text) for name in missing), run.output
+
+
 @pytest.mark.parametrize("name", ["lab", "lab-small", "example"])
-def test_shipped_inventory_passes_inventory_checks(name):
-    inventory = ROOT / "inventories" / name
-    if not inventory.is_dir() or not any(p.is_file() and not p.name.startswith(".") for p in inventory.iterdir()):
+def test_shipped_inventory_passes_inventory_checks(name, tmp_path):
+    source = ROOT / "inventories" / name
+    if not source.is_dir() or not any(p.is_file() and not p.name.startswith(".") for p in source.iterdir()):
         pytest.skip(f"inventories/{name} has no inventory source yet")
+    # A copy: the lab inventories generate their secrets into <inventory>/.secrets on first use, and the checks
+    # read every secret. The copy leaves a real lab's secrets alone.
+    inventory = tmp_path / name
+    shutil.copytree(source, inventory, ignore=shutil.ignore_patterns(".secrets"))
     # The example keeps its secrets in an encrypted vault.yml that is not shipped: stand in for it.
     vault = ROOT / "inventories" / "example" / "group_vars" / "all" / "vault.yml.example"
     run = run_playbook(INVENTORY_CHECKS, inventory, ("-e", f"@{vault}") if name == "example" else ())
     assert_passed(run)
-    assert re.search(
-        r"^TASK \[hastack\.openstack\.preflight : Galera has an odd number", run.output, re.MULTILINE
-    ), run.output
+    for task in ("Galera has an odd number", "Every secret of the deployed components is set and well-formed"):
+        assert re.search(rf"^TASK \[hastack\.openstack\.preflight : {task}", run.output, re.MULTILINE), run.output
+    # Every secret of every component was looked at (and none was printed: only host and variable names).
+    assert re.search(r"\(item=\S+: galera_root_password\)|\(item=\S+: rabbitmq_erlang_cookie\)", run.output), run.output

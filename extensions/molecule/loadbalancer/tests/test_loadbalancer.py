@@ -1,12 +1,12 @@
 """keepalived + HAProxy: one VIP holder, requests through the VIP, failover on a crash and on a dead HAProxy."""
 
-import base64
-import subprocess
 import time
 import urllib.error
-import urllib.request
 
 import pytest
+from hastack_testlib import answer, http_get, podman, wait_for
+from hastack_testlib import vip_holders as _vip_holders
+from hastack_testlib import wait_until_stable as _wait_until_stable
 
 testinfra_hosts = ["ansible://loadbalancers"]
 
@@ -18,45 +18,14 @@ STATS_USER, STATS_PASSWORD = "hastack", "molecule-stats-secret"
 FAILOVER_LIMIT = 5.0
 
 
-def _podman(*args, check=True, timeout=120):
-    return subprocess.run(["podman", *args], capture_output=True, text=True, check=check, timeout=timeout)
-
-
-def vip_holders(vip=VIP, hosts=tuple(LOAD_BALANCERS)):
-    """Hosts whose `ip -o addr` shows the VIP (a stopped container holds nothing)."""
-    holders = []
-    for name in hosts:
-        result = _podman("exec", name, "ip", "-o", "addr", "show", check=False, timeout=10)
-        if result.returncode == 0 and f" {vip}/" in result.stdout:
-            holders.append(name)
-    return holders
-
-
-def http_get(url, timeout=1.0, auth=None):
-    request = urllib.request.Request(url)
-    if auth:
-        request.add_header("Authorization", "Basic " + base64.b64encode(":".join(auth).encode()).decode())
-    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - test traffic to the lab network
-        return response.status, response.read().decode()
+def vip_holders():
+    """The load balancers holding the VIP."""
+    return _vip_holders(VIP, LOAD_BALANCERS)
 
 
 def answering_backend(url=KEYSTONE, timeout=1.0):
     """The backend name a request through the VIP reached, or None when the request failed."""
-    try:
-        status, body = http_get(url, timeout=timeout)
-    except (OSError, urllib.error.URLError):
-        return None
-    return body.strip() if status == 200 else None
-
-
-def wait_for(predicate, timeout, interval=0.1):
-    """Poll predicate every interval seconds; return the seconds it took to become true (fail after timeout)."""
-    start = time.monotonic()
-    while time.monotonic() - start < timeout:
-        if predicate():
-            return time.monotonic() - start
-        time.sleep(interval)
-    pytest.fail(f"condition not met within {timeout} s")
+    return answer(url, timeout=timeout)
 
 
 def backend_status(lb, service, server):
@@ -71,23 +40,17 @@ def backend_status(lb, service, server):
 
 def wait_until_stable(timeout=120):
     """Every load balancer booted with HAProxy and keepalived up, exactly one VIP holder, the VIP answering."""
-    deadline = time.monotonic() + timeout
-    for name in LOAD_BALANCERS:
-        _podman("exec", name, "systemctl", "is-system-running", "--wait", check=False, timeout=timeout)
-        for unit in ("haproxy", "keepalived"):
-            while _podman("exec", name, "systemctl", "is-active", unit, check=False).returncode != 0:
-                assert time.monotonic() < deadline, f"{unit} on {name} is not active"
-                time.sleep(0.5)
-    stable_since = None
-    while time.monotonic() < deadline:
-        if len(vip_holders()) == 1 and answering_backend() is not None:
-            stable_since = stable_since or time.monotonic()
-            if time.monotonic() - stable_since >= 3:
-                return vip_holders()[0]
-        else:
-            stable_since = None
-        time.sleep(0.2)
-    pytest.fail(f"no stable VIP holder within {timeout} s (holders: {vip_holders()})")
+
+    def single_answering_holder():
+        holders = vip_holders()
+        return holders[0] if len(holders) == 1 and answering_backend() is not None else None
+
+    return _wait_until_stable(
+        LOAD_BALANCERS,
+        single_answering_holder,
+        timeout=timeout,
+        describe=lambda: f"no stable VIP holder (holders: {vip_holders()})",
+    )
 
 
 def test_services_running_and_enabled(host):
@@ -159,14 +122,14 @@ def test_operator_extra_service_answers():
 
 def test_only_healthy_backends_get_requests():
     holder = vip_holders()[0]
-    _podman("exec", "vapi1", "systemctl", "stop", "hastack-test-api")
+    podman("exec", "vapi1", "systemctl", "stop", "hastack-test-api")
     try:
         seconds = wait_for(lambda: backend_status(holder, "keystone", "vapi1") == "DOWN", timeout=30, interval=0.2)
         print(f"\nHTTP check marked stopped backend vapi1 DOWN after {seconds:.1f} s")
         answers = [answering_backend() for _attempt in range(10)]
         assert answers == ["vapi2"] * 10, answers
     finally:
-        _podman("exec", "vapi1", "systemctl", "start", "hastack-test-api")
+        podman("exec", "vapi1", "systemctl", "start", "hastack-test-api")
     wait_for(lambda: backend_status(holder, "keystone", "vapi1") == "UP", timeout=30, interval=0.2)
     assert {answering_backend() for _attempt in range(6)} == set(BACKENDS)
 
@@ -176,14 +139,14 @@ def test_crash_of_active_load_balancer_moves_vip():
     survivor = next(name for name in LOAD_BALANCERS if name != active)
     try:
         start = time.monotonic()
-        _podman("kill", active)
+        podman("kill", active)
         wait_for(lambda: answering_backend(timeout=0.5) is not None, timeout=30)
         seconds = time.monotonic() - start
         print(f"\nLB crash ({active} killed): VIP answered again through {survivor} after {seconds:.2f} s")
         assert vip_holders() == [survivor]
         assert seconds <= FAILOVER_LIMIT, f"failover took {seconds:.2f} s"
     finally:
-        _podman("start", active)
+        podman("start", active)
         wait_until_stable()
     assert len(vip_holders()) == 1
 
@@ -193,7 +156,7 @@ def test_stopped_haproxy_moves_vip():
     other = next(name for name in LOAD_BALANCERS if name != active)
     try:
         start = time.monotonic()
-        _podman("exec", active, "systemctl", "stop", "haproxy")
+        podman("exec", active, "systemctl", "stop", "haproxy")
         wait_for(lambda: vip_holders() == [other], timeout=30)
         seconds = time.monotonic() - start
         print(f"\nHAProxy stopped on {active}: VIP moved to {other} after {seconds:.2f} s")
@@ -201,6 +164,6 @@ def test_stopped_haproxy_moves_vip():
         print(f"HAProxy stopped on {active}: VIP answered again after {time.monotonic() - start:.2f} s")
         assert seconds <= FAILOVER_LIMIT, f"VIP move took {seconds:.2f} s"
     finally:
-        _podman("exec", active, "systemctl", "start", "haproxy")
+        podman("exec", active, "systemctl", "start", "haproxy")
         wait_until_stable()
     assert len(vip_holders()) == 1
