@@ -21,6 +21,7 @@ COLLECTION_LINK := $(VENV)/collections/ansible_collections/hastack/openstack
 help:
 	@echo "make lab [INVENTORY=inventories/lab-small]  bring up the container lab and deploy site.yml on it"
 	@echo "make lab-destroy [INVENTORY=...]            remove the lab's containers, network and volumes"
+	@echo "make lab-demo [DEMO_INSTANCES=4]            boot HA_Enabled test instances spread over the lab's computes"
 	@echo "make test                                   lint, sanity, unit/integration tests, molecule (what CI runs)"
 	@echo "make setup                                  create/refresh the virtualenv in $(VENV)"
 
@@ -47,6 +48,11 @@ lab: setup
 
 lab-destroy: setup
 	ansible-playbook -i $(INVENTORY) playbooks/lab_destroy.yml
+
+# Boots the HA_Enabled demo instances (DEMO_INSTANCES, default 4) spread over the lab's computes.
+DEMO_INSTANCES ?= 4
+lab-demo: setup
+	ansible-playbook -i $(INVENTORY) playbooks/lab_demo.yml -e lab_openstack_demo_instances=$(DEMO_INSTANCES)
 
 test: setup lint sanity unit molecule
 
