@@ -134,6 +134,12 @@ def _force_up(conn, service, host):
     return True
 
 
+def _evacuate(conn, server):
+    """Evacuate as Masakari does: compute API 2.94 at most. From 2.95 Nova leaves the rebuilt instance SHUTOFF."""
+    response = conn.compute.post(f"/servers/{server.id}/action", json={"evacuate": {}}, microversion="2.94")
+    assert response.status_code == 200, response.text
+
+
 def _service(conn, host):
     return next(conn.compute.services(binary="nova-compute", host=host))
 
@@ -177,7 +183,7 @@ def _evacuate_all(conn, count):
         started = time.monotonic()
         conn.compute.update_service_forced_down(service, source, "nova-compute", forced=True)
         with ThreadPoolExecutor(max_workers=count) as pool:
-            list(pool.map(conn.compute.evacuate_server, servers))
+            list(pool.map(lambda server: _evacuate(conn, server), servers))
         moved = _rebuilt_on(conn, servers, target)
         seconds = time.monotonic() - started
         for server in moved:
