@@ -85,8 +85,13 @@ unit: setup
 # Scenarios run by `make test` (CI); `make test-full` also runs MOLECULE_SLOW_SCENARIOS.
 MOLECULE_SCENARIOS ?= memcached loadbalancer dbvip galera rabbitmq pacemaker
 MOLECULE_SLOW_SCENARIOS ?=
+# Each scenario's output is also kept in build/molecule/; on failure its failing tests are repeated at the end.
 molecule: host
-	for scenario in $(MOLECULE_SCENARIOS); do molecule test -s $$scenario; done
+	mkdir -p build/molecule
+	for scenario in $(MOLECULE_SCENARIOS); do \
+	  molecule test -s $$scenario 2>&1 | tee build/molecule/$$scenario.log || \
+	    { $(PY) tools/failure_summary.py build/molecule/$$scenario.log; exit 1; }; \
+	done
 
 clean:
 	rm -rf build .cache
