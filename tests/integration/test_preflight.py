@@ -59,6 +59,10 @@ SECRETS = {
     "keepalived_auth_password": "vrrp-pw",
     "haproxy_stats_user": "hastack",
     "haproxy_stats_password": "test-stats-secret",
+    "masakari_db_password": "test-masakari-db-secret",
+    "masakari_keystone_password": "test-masakari-secret",
+    "masakari_os_privileged_user_password": "test-nova-secret",
+    "masakari_keystone_admin_password": "test-admin-secret",
 }
 BASE_VARS = {
     "ansible_connection": "local",
@@ -561,6 +565,150 @@ def test_unknown_component(site):
     )
 
 
+# --- masakari (in the default preflight_components): secrets, coordination backend, masakari_segments -----------
+
+MASAKARI_SECRETS = ["masakari_db_password", "masakari_keystone_password", "masakari_os_privileged_user_password",
+                    "masakari_keystone_admin_password"]
+COMPUTE = {
+    "hastack_mgmt_address": "10.20.0.32",
+    "hastack_bmc_address": "10.20.1.32",
+    "hastack_bmc_user": "admin",
+    "hastack_bmc_password": "bmc-secret",
+}
+TWO_COMPUTES = {"computes": {"cmp1": BASE_GROUPS["computes"]["cmp1"], "cmp2": COMPUTE}}
+
+
+def controllers(count: int) -> dict:
+    return {f"ctl{i}": {"hastack_mgmt_address": f"10.20.0.{20 + i}"} for i in range(1, count + 1)}
+
+
+def segment(name=None, recovery_method="auto", hosts=("cmp1",), **extra) -> dict:
+    """A masakari_segments item; a name or recovery_method of DELETE leaves the key out."""
+    item = {"name": name, "recovery_method": recovery_method, "service_type": "COMPUTE",
+            "hosts": [{"name": host} for host in hosts], **extra}
+    return {key: value for key, value in item.items() if value is not DELETE}
+
+
+def segment_rule_msg(method: str, outside: str = "none") -> str:
+    return msg(f"(has '{method}'), state present or absent (has 'present') and hosts of group 'computes'"
+               f" (not in it: {outside})")
+
+
+def segment_msg(name: str) -> str:
+    return msg(f"inventory: masakari_segments item '{name}' needs a name, a recovery_method of"
+               " auto, reserved_host, auto_priority, rh_priority")
+
+
+@pytest.mark.parametrize("secret", MASAKARI_SECRETS)
+@pytest.mark.parametrize("value", [pytest.param(DELETE, id="missing"), pytest.param("", id="empty")])
+def test_missing_masakari_secret(site, secret, value):
+    run, inventory = site({"vars": {secret: value}})
+    assert_stopped_by_preflight(
+        run, inventory, *(secret_msg(host, secret, "is not set", "Masakari") for host in CONTROLLERS)
+    )
+    # The API and the engine run on the controllers only; the other Masakari secrets are fine.
+    assert not re.search(rf"host (lb|cmp)\d: {secret}", run.text), run.output
+    for other in set(MASAKARI_SECRETS) - {secret}:
+        assert f"{other} is" not in run.text, run.output
+        assert SECRETS[other] not in run.output, "a secret's value was printed"
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        pytest.param({"masakari_keystone_register": False}, id="no-registration-no-segments"),
+        pytest.param({"masakari_keystone_admin_auth": {"auth_url": "http://10.20.0.10:5000", "username": "ops",
+                                                       "password": "test-ops-secret", "project_name": "admin"}},
+                     id="own-admin-auth"),
+    ],
+)
+def test_admin_password_needed_only_to_register_or_manage_segments(tmp_path, overrides):
+    inventory = make_inventory(tmp_path / "inventory",
+                               {"vars": {"masakari_keystone_admin_password": DELETE, **overrides}})
+    run = run_playbook(PREFLIGHT, inventory.path)
+    assert_passed(run)
+    # Segments make it necessary again, unless the inventory gives its own masakari_keystone_admin_auth.
+    segments = {"masakari_segments": [segment("rack-a")]}
+    inventory = make_inventory(tmp_path / "segments",
+                               {"vars": {"masakari_keystone_admin_password": DELETE, **overrides, **segments}})
+    run = run_playbook(PREFLIGHT, inventory.path)
+    if "masakari_keystone_admin_auth" in overrides:
+        assert_passed(run)
+    else:
+        assert run.rc != 0 and re.search(msg("host ctl1: masakari_keystone_admin_password is not set;"), run.text), run.output
+
+
+def test_masakari_refuses_the_pip_install_method(site):
+    run, inventory = site({"vars": {"hastack_install_method": "pip"}})
+    assert_stopped_by_preflight(
+        run, inventory,
+        msg("inventory: hastack_install_method 'pip' on ctl1, ctl2, ctl3, cmp1: the masakari and masakari_monitors"),
+    )
+
+
+@pytest.mark.parametrize("outsider", ["ctl1", "lb1", "cmpX"])
+def test_masakari_segment_host_outside_the_compute_group(site, outsider):
+    run, inventory = site({"vars": {"masakari_segments": [segment("rack-a", hosts=("cmp1", outsider))]}})
+    assert_stopped_by_preflight(
+        run,
+        inventory,
+        segment_msg("rack-a"),
+        segment_rule_msg("auto", outsider),
+    )
+
+
+@pytest.mark.parametrize(
+    ("method", "shown"),
+    [
+        pytest.param("evacuate", "evacuate", id="evacuate"),
+        pytest.param("AUTO", "AUTO", id="upper-case"),
+        pytest.param(DELETE, "", id="missing"),
+    ],
+)
+def test_masakari_segment_unknown_recovery_method(site, method, shown):
+    segments = [segment("rack-a", hosts=("cmp1",)), segment("rack-b", recovery_method=method, hosts=("cmp2",))]
+    run, inventory = site({"vars": {"masakari_segments": segments}, "groups": TWO_COMPUTES})
+    assert_stopped_by_preflight(
+        run, inventory, segment_msg("rack-b"), segment_rule_msg(shown)
+    )
+    assert "item 'rack-a' needs" not in run.text, run.output
+
+
+@pytest.mark.parametrize(
+    "name", [pytest.param(DELETE, id="missing"), pytest.param("", id="empty"), pytest.param(None, id="null")]
+)
+def test_masakari_segment_without_name(site, name):
+    run, inventory = site({"vars": {"masakari_segments": [segment(name)]}})
+    assert_stopped_by_preflight(
+        run, inventory, segment_msg("(no name)"), segment_rule_msg("auto")
+    )
+
+
+@pytest.mark.parametrize(
+    ("overrides", "shown"),
+    [
+        pytest.param({"vars": {"masakari_coordination_backend_url": ""}}, "3 hosts (ctl1, ctl2, ctl3)",
+                     id="three-controllers"),
+        pytest.param(
+            {"vars": {"masakari_coordination_backend_url": "", "hastack_galera_enabled": False},
+             "groups": {"controllers": controllers(2)}},
+            "2 hosts (ctl1, ctl2)",
+            id="two-controllers",
+        ),
+        # The masakari role's default takes the first memcached server; with no memcached host it is empty.
+        pytest.param({"vars": {"hastack_memcached_group": "memcached"}}, "3 hosts (ctl1, ctl2, ctl3)",
+                     id="default-without-memcached"),
+    ],
+)
+def test_masakari_api_nodes_without_coordination_backend(site, overrides, shown):
+    run, inventory = site(overrides)
+    assert_stopped_by_preflight(
+        run,
+        inventory,
+        msg(f"inventory: Masakari's API runs on {shown} but masakari_coordination_backend_url is empty"),
+    )
+
+
 # --- inventories that must pass ---------------------------------------------------------------------------------
 
 
@@ -592,6 +740,80 @@ def test_galera_disabled_with_one_controller_passes_preflight(tmp_path):
     assert sorted(recap(run.output)) == inventory.hosts
 
 
+def task_output(run: Run, task: str) -> str:
+    """What the preflight task ``task`` printed (from its TASK line to the next TASK or the recap)."""
+    match = re.search(
+        rf"^TASK \[hastack\.openstack\.preflight : {re.escape(task)}\].*?(?=^TASK \[|^PLAY RECAP)",
+        run.output,
+        re.MULTILINE | re.DOTALL,
+    )
+    assert match, f"task {task!r} did not run:\n{run.output}"
+    return match.group(0)
+
+
+MASAKARI_COORDINATION_TASK = "More than one Masakari API node has a coordination backend"
+MASAKARI_SEGMENTS_TASK = "Every Masakari segment has a name, a known recovery method, a known state and only compute hosts"
+
+
+@pytest.mark.parametrize(
+    ("overrides"),
+    [
+        pytest.param(
+            {"vars": {"masakari_coordination_backend_url": "", "hastack_galera_enabled": False},
+             "groups": {"controllers": controllers(1)}},
+            id="one-controller-without-backend",
+        ),
+        pytest.param({"vars": {"masakari_coordination_backend_url": "etcd3+http://10.20.0.21:2379"}},
+                     id="three-controllers-with-backend"),
+        pytest.param({}, id="three-controllers-with-the-default-memcached-backend"),
+    ],
+)
+def test_masakari_coordination_backend_passes(tmp_path, overrides):
+    inventory = make_inventory(tmp_path / "inventory", overrides)
+    run = run_playbook(PREFLIGHT, inventory.path)
+    assert_passed(run)
+    assert sorted(recap(run.output)) == inventory.hosts
+    # The check ran (not skipped) and held.
+    result = task_output(run, MASAKARI_COORDINATION_TASK)
+    assert re.search(r"^ok: \[", result, re.MULTILINE), result
+
+
+def test_valid_masakari_segments_pass_preflight(tmp_path):
+    segments = [
+        segment("computes", hosts=("cmp1", "cmp2")),
+        segment("spare", recovery_method="reserved_host", hosts=()),
+        segment("priority", recovery_method="auto_priority", hosts=()),
+        segment("rh-priority", recovery_method="rh_priority", hosts=()),
+        # A segment being removed needs no recovery method.
+        segment("retired", recovery_method=DELETE, hosts=(), state="absent"),
+    ]
+    inventory = make_inventory(tmp_path / "inventory", {"vars": {"masakari_segments": segments}, "groups": TWO_COMPUTES})
+    run = run_playbook(PREFLIGHT, inventory.path)
+    assert_passed(run)
+    assert sorted(recap(run.output)) == inventory.hosts
+    result = task_output(run, MASAKARI_SEGMENTS_TASK)
+    for item in segments:
+        assert re.search(rf"^ok: \[\S+\] => \(item={re.escape(item['name'])}\)", result, re.MULTILINE), result
+
+
+def test_masakari_not_checked_when_left_out_of_preflight_components(tmp_path):
+    components = ["haproxy", "keepalived", "memcached", "galera", "rabbitmq", "pacemaker"]
+    inventory = make_inventory(
+        tmp_path / "inventory",
+        {
+            "vars": {
+                "preflight_components": components,
+                "masakari_coordination_backend_url": "",
+                "masakari_segments": [segment("rack-a", recovery_method="evacuate", hosts=("ctl1",))],
+                **{name: DELETE for name in MASAKARI_SECRETS},
+            }
+        },
+    )
+    run = run_playbook(PREFLIGHT, inventory.path)
+    assert_passed(run)
+    assert "masakari_" not in run.output, run.output
+
+
 @pytest.mark.parametrize(
     ("components", "secrets"),
     [
@@ -600,6 +822,7 @@ def test_galera_disabled_with_one_controller_passes_preflight(tmp_path):
                      id="load-balancers-only"),
         pytest.param(["galera"], ["galera_root_password", "galera_sst_password", "galera_clustercheck_password"],
                      id="galera-only"),
+        pytest.param(["masakari"], MASAKARI_SECRETS, id="masakari-only"),
     ],
 )
 def test_inventory_deploying_some_components_needs_only_their_secrets(tmp_path, components, secrets):
@@ -614,13 +837,14 @@ def test_inventory_deploying_some_components_needs_only_their_secrets(tmp_path, 
     assert_passed(run)
     assert sorted(recap(run.output)) == narrowed.hosts
 
-    # The default (everything site.yml deploys) wants the other components' secrets; fencing credentials are there.
+    # The default (everything site.yml deploys, masakari included) wants every other component's secrets;
+    # fencing credentials are there.
     everything = make_inventory(tmp_path / "everything", {"vars": without})
     run = run_playbook(PREFLIGHT, everything.path)
     assert run.rc != 0, run.output
-    text = " ".join(run.output.split())
     missing = sorted(set(SECRETS) - set(secrets))
-    assert any(re.search(msg(f"{name} is not set;"), text) for name in missing), run.output
+    unreported = [name for name in missing if not re.search(msg(f"{name} is not set;"), run.text)]
+    assert not unreported, f"not reported as missing: {unreported}\n{run.output}"
 
 
 @pytest.mark.parametrize("name", ["lab", "lab-small", "example"])

@@ -1,0 +1,101 @@
+"""Helpers shared by the tests against the lab cloud of inventories/lab (containers, instances, waits)."""
+
+import subprocess
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+INVENTORY = "inventories/lab"
+CLOUD = "hastack-lab"
+IMAGE = "hastack-test"
+FLAVOR = "hastack.tiny"
+BOOT_LINE = "hastack-lab test instance: booted"
+
+
+def hosts(group):
+    """Inventory names of a group of inventories/lab, in inventory order."""
+    inventory = yaml.safe_load((ROOT / INVENTORY / "hosts.yml").read_text())
+    return list(inventory["all"]["children"][group]["hosts"])
+
+
+def computes():
+    return hosts("computes")
+
+
+def podman(*args, check=True, timeout=300):
+    return subprocess.run(["podman", *args], capture_output=True, text=True, check=check, timeout=timeout)
+
+
+def wait(predicate, timeout, interval=1.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def boot(conn, name, host, ha_enabled=True):
+    """An instance of the lab's test image on `host` (no network: the lab's Neutron has no agents)."""
+    image = conn.image.find_image(IMAGE, ignore_missing=False)
+    flavor = conn.compute.find_flavor(FLAVOR, ignore_missing=False)
+    return conn.compute.create_server(
+        name=name, image_id=image.id, flavor_id=flavor.id, networks="none",
+        availability_zone=f"nova:{host}", metadata={"HA_Enabled": "True" if ha_enabled else "False"},
+    )
+
+
+def active(conn, servers, timeout=300):
+    return [conn.compute.wait_for_server(conn.compute.get_server(server), status="ACTIVE", wait=timeout)
+            for server in servers]
+
+
+def delete(conn, servers, timeout=120):
+    for server in servers:
+        conn.compute.delete_server(server, force=True)
+    for server in servers:
+        conn.compute.wait_for_delete(server, wait=timeout)
+
+
+def qemu_pid(host, instance_name):
+    """PID of the guest's QEMU process on `host`, or None."""
+    pids = podman("exec", host, "pgrep", "-f", f"guest={instance_name},", check=False).stdout.split()
+    return int(pids[0]) if pids else None
+
+
+def runs_under_kvm(host, instance_name):
+    """The guest's QEMU process exists on that host and holds /dev/kvm open (hardware virtualisation)."""
+    pid = qemu_pid(host, instance_name)
+    if pid is None:
+        return False
+    fds = podman("exec", host, "sh", "-c", f"readlink /proc/{pid}/fd/*", check=False).stdout
+    return "/dev/kvm" in fds.split()
+
+
+def rebuilt_on(conn, servers, target, timeout=600):
+    """Wait until every server is ACTIVE on target; fail at once on ERROR, with Nova's fault."""
+    deadline = time.monotonic() + timeout
+    pending = {server.id for server in servers}
+    done = {}
+    while pending and time.monotonic() < deadline:
+        for server_id in list(pending):
+            server = conn.compute.get_server(server_id)
+            assert server.status != "ERROR", f"{server.name}: ERROR {server.fault}"
+            if server.status == "ACTIVE" and server.compute_host == target and not server.task_state:
+                done[server_id] = server
+                pending.discard(server_id)
+        time.sleep(1)
+    assert not pending, f"not ACTIVE on {target} after {timeout} s: {sorted(pending)}"
+    return [done[server.id] for server in servers]
+
+
+def compute_service(conn, host):
+    return next(conn.compute.services(binary="nova-compute", host=host))
+
+
+def guests(host):
+    """Libvirt domains defined on `host` (running or not)."""
+    return set(podman("exec", host, "virsh", "list", "--all", "--name", check=False).stdout.split())

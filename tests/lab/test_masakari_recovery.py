@@ -1,0 +1,274 @@
+"""Masakari's own recovery on the lab (issue 7): real monitors, real engine, real Nova, real Pacemaker fencing.
+
+Against the running lab of inventories/lab (`make lab` deploys Masakari and its monitors; the lab cloud test runs
+first in `make test-full`). Nothing is faked: the failures are a killed container, a `kill -9` of a guest's QEMU
+and a killed nova-compute, and everything after that is done by masakari-monitors and masakari-engine.
+
+- Host failure: HA_Enabled instances on cmp1, cmp1 killed (podman kill = power loss). Pacemaker fences it, the
+  host monitor on cmp2 reports it, a COMPUTE_HOST notification reaches `finished` and every instance is ACTIVE on
+  cmp2. Run twice: with upstream's wait_period_after_service_update (180 s) and with the collection's default;
+  each phase is printed (fault -> notification -> running -> finished -> all ACTIVE).
+- Instance failure: `kill -9` of an HA_Enabled guest's QEMU -> VM notification -> stop/start -> ACTIVE again, in
+  a new QEMU process.
+- Process failure: nova-compute killed -> the process monitor restarts it (systemd's own restart is switched off
+  for the test, so only the monitor can); with its restart made to fail (unit masked) -> PROCESS notification ->
+  the engine disables the compute service and Masakari puts the host into maintenance.
+
+Every test restores what it broke (host powered on and cleaned by nova-compute, service enabled, maintenance
+cleared), as an operator would after a recovery. Slow: `make test-full` only, or HASTACK_LAB_TESTS=1.
+"""
+
+import datetime
+import json
+import os
+import subprocess
+import time
+
+import pytest
+from labcloud import (CLOUD, INVENTORY, ROOT, active, boot, compute_service, computes, delete, guests, podman,
+                      qemu_pid, wait)
+
+SEGMENT = "lab-segment"
+# A third-party recovery task package (entry point hastack_record_task), installed by the role for the process test.
+TASK_PLUGIN = ROOT / "tests" / "lab" / "files" / "masakari_task_plugin"
+# masakari_wait_period_after_service_update: upstream's default, run against the collection's (the role default).
+UPSTREAM_WAIT = 180
+
+pytestmark = pytest.mark.skipif(
+    os.environ.get("HASTACK_LAB_TESTS") != "1", reason="lab Masakari recovery test: run by `make test-full`"
+)
+
+
+@pytest.fixture(scope="module")
+def cloud():
+    import openstack  # from the project's venv
+
+    conn = openstack.connect(cloud=CLOUD)
+    yield conn
+    for server in conn.compute.servers(all_projects=True, name="^hastack-mtest-"):
+        conn.compute.delete_server(server, force=True)
+
+
+def _masakari_playbook(*extra):
+    """playbooks/masakari.yml on the lab (what an operator changes a setting with)."""
+    result = subprocess.run(
+        ["ansible-playbook", "-i", INVENTORY, "playbooks/masakari.yml", *extra],
+        cwd=ROOT, capture_output=True, text=True, check=False,
+        env={**os.environ, "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg")},
+    )
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
+
+
+def _utc(value):
+    stamp = datetime.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=datetime.timezone.utc)
+
+
+def _notifications(conn, host, kind, since):
+    """Notifications of `kind` for `host` created at or after the wall-clock time `since` (seconds).
+
+    The API answers without the host name: a notification names its host by source_host_uuid.
+    """
+    start = datetime.datetime.fromtimestamp(since - 1, datetime.timezone.utc)
+    host_uuid = _segment_host(conn, host)[1].uuid
+    return [item for item in conn.instance_ha.notifications()
+            if item.source_host_uuid == host_uuid and item.type == kind and _utc(item.created_at) >= start]
+
+
+def _workflow(conn, notification):
+    """recovery_workflow_details of a notification (instance-ha microversion 1.1): task name -> its messages."""
+    response = conn.instance_ha.get(f"/notifications/{notification.notification_uuid}", microversion="1.1")
+    assert response.status_code == 200, response.text
+    details = response.json()["notification"].get("recovery_workflow_details") or []
+    return {task["name"]: [item["message"] for item in task.get("progress_details") or []] for task in details}
+
+
+def _segment_host(conn, host):
+    segment = next(item for item in conn.instance_ha.segments() if item.name == SEGMENT)
+    return segment, next(item for item in conn.instance_ha.hosts(segment.uuid) if item.name == host)
+
+
+def _restore_host(conn, host):
+    """After a recovery: compute enabled again and Masakari's maintenance flag cleared (both set by Masakari)."""
+    service = compute_service(conn, host)
+    if service.status != "enabled":
+        conn.compute.enable_service(service, host, "nova-compute")
+    import openstack  # from the project's venv
+
+    def cleared():
+        segment, item = _segment_host(conn, host)
+        if item.on_maintenance:
+            try:  # refused (409) while a notification of the host is new, running or in error
+                conn.instance_ha.update_host(item.uuid, segment.uuid, on_maintenance=False)
+            except openstack.exceptions.ConflictException:
+                return False
+        return True
+
+    wait(cleared, 300, 5, f"Masakari accepting {host} out of maintenance")
+    assert compute_service(conn, host).status == "enabled"
+    assert not _segment_host(conn, host)[1].on_maintenance
+
+
+def _power_on(conn, host):
+    """Start a killed compute again; wait for Pacemaker, nova-compute and the removal of evacuated guests."""
+    podman("start", host)
+    podman("exec", host, "systemctl", "is-system-running", "--wait", check=False)
+    wait(lambda: compute_service(conn, host).state == "up", 300, 5, f"{host}'s nova-compute up again")
+
+
+def _finished(conn, notification, timeout):
+    """Wait for `finished`. `error` is not final: Masakari's periodic task runs the flow again (every
+    process_unfinished_notifications_interval, 120 s); only `failed` is. Returns the statuses seen, in order."""
+    seen = []
+
+    def done():
+        status = conn.instance_ha.get_notification(notification.notification_uuid).status
+        if not seen or seen[-1] != status:
+            seen.append(status)
+        assert status != "failed", f"notification {notification.notification_uuid}: {seen}"
+        return status == "finished"
+    wait(done, timeout, 1, f"notification {notification.notification_uuid} finished")
+    return seen
+
+
+def _host_failure(conn, wait_period):
+    """Kill the first compute with 2 HA_Enabled instances; return the seconds of each phase after the fault.
+
+    The instances must be ACTIVE on the other compute, running there in QEMU, before they are deleted again.
+    """
+    source, target = computes()[0], computes()[1]
+    servers = active(conn, [boot(conn, f"hastack-mtest-host-{i}", source) for i in range(2)])
+    assert {server.compute_host for server in servers} == {source}
+    phases = {}
+    fault = time.time()
+    podman("kill", source)
+    try:
+        deadline = fault + 120 + wait_period + 300
+        moved = None
+        while time.time() < deadline and moved is None:
+            now = time.time() - fault
+            found = _notifications(conn, source, "COMPUTE_HOST", fault)
+            if found:
+                phases.setdefault("notification created", _utc(found[0].created_at).timestamp() - fault)
+                status = conn.instance_ha.get_notification(found[0].notification_uuid).status
+                assert status != "failed", f"notification {status}"
+                if status in ("running", "finished"):
+                    phases.setdefault("recovery running (seen)", now)
+                if status == "finished":
+                    phases.setdefault("notification finished (seen)", now)
+            current = [conn.compute.get_server(server.id) for server in servers]
+            if all(s.status == "ACTIVE" and s.compute_host == target and not s.task_state for s in current):
+                phases["all instances ACTIVE on " + target] = now
+                moved = current
+            time.sleep(1)
+        assert moved, f"instances not ACTIVE on {target} {deadline - fault:.0f} s after the fault: {phases}"
+        _finished(conn, found[0], 120)
+        phases.setdefault("notification finished (seen)", time.time() - fault)
+        payload = found[0].payload
+        assert payload["event"] == "STOPPED" and payload["cluster_status"] == "OFFLINE", payload
+        assert compute_service(conn, source).status == "disabled"
+        assert _segment_host(conn, source)[1].on_maintenance
+        running = podman("exec", target, "pgrep", "-a", "-f", "qemu-system", check=False).stdout
+        for server in moved:
+            assert f"guest={server.instance_name}," in running, f"{server.name} has no QEMU on {target}"
+        return phases
+    finally:
+        _power_on(conn, source)
+        wait(lambda: not {server.instance_name for server in servers} & guests(source), 300, 5,
+             f"nova-compute on {source} removing the evacuated guests")
+        _restore_host(conn, source)
+        delete(conn, servers)
+
+
+@pytest.mark.parametrize("timings", ["upstream", "collection"])
+def test_host_failure_is_recovered_by_masakari(cloud, timings):
+    extra = ("-e", f"masakari_wait_period_after_service_update={UPSTREAM_WAIT}") if timings == "upstream" else ()
+    _masakari_playbook(*extra)
+    phases = _host_failure(cloud, UPSTREAM_WAIT if timings == "upstream" else 60)
+    report = ", ".join(f"{name} {seconds:.0f} s" for name, seconds in sorted(phases.items(), key=lambda p: p[1]))
+    print(f"\nhost failure of {computes()[0]} ({timings} timings): fault at 0 s, {report}")
+
+
+def test_instance_failure_is_recovered_by_masakari(cloud):
+    host = computes()[1]
+    server = active(cloud, [boot(cloud, "hastack-mtest-instance", host)])[0]
+    try:
+        before = qemu_pid(host, server.instance_name)
+        assert before
+        fault = time.time()
+        podman("exec", host, "kill", "-9", str(before))
+        found = wait(lambda: [item for item in _notifications(cloud, host, "VM", fault)
+                              if item.payload.get("instance_uuid") == server.id], 120, 1, "a VM notification")
+        assert found[0].payload["event"] == "LIFECYCLE", found[0].payload
+        _finished(cloud, found[0], 400)
+        wait(lambda: cloud.compute.get_server(server.id).status == "ACTIVE"
+             and qemu_pid(host, server.instance_name) not in (None, before), 120, 1, "the instance ACTIVE again")
+        print(f"\ninstance failure (kill -9 of QEMU): notification {max(0.0, _utc(found[0].created_at).timestamp() - fault):.0f} s, "
+              f"ACTIVE in a new QEMU process {time.time() - fault:.0f} s after the kill")
+    finally:
+        delete(cloud, [server])
+
+
+def _nova_compute_pid(host):
+    pids = podman("exec", host, "pgrep", "-f", "^/usr/bin/python3 /usr/bin/nova-compute", check=False).stdout.split()
+    return int(pids[0]) if pids else None
+
+
+# The process monitor never restarts or reports again a process it once failed to restart, until it is restarted
+# itself (upstream keeps that process in its failure list while the process runs): part of restoring a host.
+RESTART_PROCESS_MONITOR = "systemctl restart masakari-process-monitor"
+
+
+@pytest.fixture()
+def no_systemd_restart():
+    """nova-compute without systemd's own Restart=, so only the process monitor can bring it back."""
+    host = computes()[1]
+    dropin = "/run/systemd/system/nova-compute.service.d/hastack-test.conf"
+    podman("exec", host, "sh", "-c", f"mkdir -p {os.path.dirname(dropin)} && printf '[Service]\\nRestart=no\\n' > {dropin}"
+           f" && systemctl daemon-reload && {RESTART_PROCESS_MONITOR}")
+    yield host
+    podman("exec", host, "sh", "-c", f"rm -f {dropin}; systemctl unmask --runtime nova-compute; systemctl daemon-reload;"
+           f" systemctl start nova-compute; {RESTART_PROCESS_MONITOR}")
+
+
+def test_process_failure_restarts_then_disables_compute(cloud, no_systemd_restart):
+    """Also runs a third-party task: the role installs TASK_PLUGIN and adds it to the process flow's post tasks."""
+    host = no_systemd_restart
+    flow = {"pre": ["disable_compute_node_task"], "main": ["confirm_compute_node_disabled_task"],
+            "post": ["hastack_record_task"]}
+    _masakari_playbook("-e", json.dumps({"masakari_extra_packages": [str(TASK_PLUGIN)],
+                                         "masakari_process_failure_recovery_tasks": flow}))
+    before = _nova_compute_pid(host)
+    assert before
+    fault = time.time()
+    podman("exec", host, "kill", "-9", str(before))
+    after = wait(lambda: (pid := _nova_compute_pid(host)) not in (None, before) and pid, 60, 1,
+                 "the process monitor restarting nova-compute")
+    print(f"\nnova-compute killed: restarted by the process monitor after {time.time() - fault:.0f} s (pid {after})")
+    assert not _notifications(cloud, host, "PROCESS", fault)
+
+    # Its restart made to fail: the monitor gives up after its retries and reports the process.
+    podman("exec", host, "systemctl", "mask", "--runtime", "nova-compute")
+    fault = time.time()
+    try:
+        podman("exec", host, "kill", "-9", str(after))
+        found = wait(lambda: _notifications(cloud, host, "PROCESS", fault), 180, 1, "a PROCESS notification")
+        assert found[0].payload == {"event": "STOPPED", "process_name": "nova-compute"}, found[0].payload
+        # Nova's API disables the service with an RPC call to the compute while it still counts as up: with
+        # nova-compute just killed that call times out (HTTP 504 through HAProxy), the flow ends in `error`, and
+        # Masakari's periodic task runs it again.
+        statuses = _finished(cloud, found[0], 400)
+        service = compute_service(cloud, host)
+        assert service.status == "disabled", service
+        assert _segment_host(cloud, host)[1].on_maintenance
+        workflow = _workflow(cloud, found[0])
+        assert f"hastack test task ran for host {host}" in workflow.get("RecordTask", []), workflow
+        print(f"nova-compute not restartable: PROCESS notification {max(0.0, _utc(found[0].created_at).timestamp() - fault):.0f} s, "
+              f"compute service disabled {time.time() - fault:.0f} s after the kill ({service.disabled_reason}), "
+              f"notification statuses {statuses}")
+    finally:
+        podman("exec", host, "systemctl", "unmask", "--runtime", "nova-compute")
+        podman("exec", host, "systemctl", "start", "nova-compute")
+        wait(lambda: compute_service(cloud, host).state == "up", 300, 5, f"{host}'s nova-compute up again")
+        _restore_host(cloud, host)
+        _masakari_playbook()  # the inventory's flows again
