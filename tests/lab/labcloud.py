@@ -1,5 +1,6 @@
 """Helpers shared by the tests against the lab cloud of inventories/lab (containers, instances, waits)."""
 
+import os
 import subprocess
 import time
 from pathlib import Path
@@ -26,6 +27,17 @@ def computes():
 
 def podman(*args, check=True, timeout=300):
     return subprocess.run(["podman", *args], capture_output=True, text=True, check=check, timeout=timeout)
+
+
+def masakari_playbook(*extra):
+    """playbooks/masakari.yml on inventories/lab, as an operator runs it; fails the test unless it succeeds."""
+    result = subprocess.run(
+        ["ansible-playbook", "-i", INVENTORY, "playbooks/masakari.yml", *extra],
+        cwd=ROOT, capture_output=True, text=True, check=False,
+        env={**os.environ, "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg")},
+    )
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
+    return result
 
 
 def wait(predicate, timeout, interval=1.0, what="condition"):

@@ -15,15 +15,14 @@ Slow (two playbook runs against the lab), so it runs in `make test-full` only, o
 
 import os
 import re
-import subprocess
 import time
-from pathlib import Path
 
 import pytest
 import yaml
+from labcloud import INVENTORY as LAB_INVENTORY
+from labcloud import ROOT, masakari_playbook, podman
 
-ROOT = Path(__file__).resolve().parents[2]
-INVENTORY = ROOT / "inventories" / "lab"
+INVENTORY = ROOT / LAB_INVENTORY
 PLAYBOOK = "playbooks/masakari.yml"
 SEGMENT = "lab-segment"
 API_PORT = 15868
@@ -40,10 +39,6 @@ def _inventory():
     return hosts, group_vars
 
 
-def _podman(*args, check=True):
-    return subprocess.run(["podman", *args], capture_output=True, text=True, check=check, timeout=300)
-
-
 def _recap(output):
     return {
         host: {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)", counters)}
@@ -53,14 +48,8 @@ def _recap(output):
 
 def _deploy():
     started = time.monotonic()
-    result = subprocess.run(
-        ["ansible-playbook", "-i", str(INVENTORY), PLAYBOOK],
-        cwd=ROOT, capture_output=True, text=True, check=False,
-        env={**os.environ, "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg")},
-    )
-    seconds = time.monotonic() - started
-    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
-    return seconds, _recap(result.stdout)
+    result = masakari_playbook()
+    return time.monotonic() - started, _recap(result.stdout)
 
 
 @pytest.fixture(scope="module")
@@ -127,7 +116,7 @@ def test_segment_lists_both_computes(masakari):
 def test_api_listens_on_the_management_address_only():
     hosts = _inventory()[0]
     for name, host in hosts["controllers"]["hosts"].items():
-        listening = _podman("exec", name, "ss", "-Htln", f"sport = :{API_PORT}").stdout.split("\n")
+        listening = podman("exec", name, "ss", "-Htln", f"sport = :{API_PORT}").stdout.split("\n")
         local = sorted({line.split()[3] for line in listening if line.strip()})
         assert local == [f"{host['hastack_mgmt_address']}:{API_PORT}"], (name, local)
 
@@ -136,10 +125,10 @@ def test_api_answers_through_the_vip_while_one_api_is_stopped(masakari):
     conn = masakari[0]
     assert _segment(conn) is not None
     failures = []
-    _podman("exec", STOPPED_HOST, "systemctl", "stop", "masakari-api")
+    podman("exec", STOPPED_HOST, "systemctl", "stop", "masakari-api")
     stopped = time.monotonic()
     try:
-        assert _podman("exec", STOPPED_HOST, "systemctl", "is-active", "masakari-api", check=False).stdout.strip() != "active"
+        assert podman("exec", STOPPED_HOST, "systemctl", "is-active", "masakari-api", check=False).stdout.strip() != "active"
         answered = 0
         while time.monotonic() - stopped < 20:
             try:
@@ -155,11 +144,11 @@ def test_api_answers_through_the_vip_while_one_api_is_stopped(masakari):
         assert not [failure for failure in failures if failure[0] > 6.0], failures
         assert answered > 0
     finally:
-        _podman("exec", STOPPED_HOST, "systemctl", "start", "masakari-api")
+        podman("exec", STOPPED_HOST, "systemctl", "start", "masakari-api")
     deadline = time.monotonic() + 60
-    while _podman("exec", STOPPED_HOST, "curl", "-sf", "-o", "/dev/null",
-                  f"http://{_inventory()[0]['controllers']['hosts'][STOPPED_HOST]['hastack_mgmt_address']}:{API_PORT}/",
-                  check=False).returncode != 0:
+    while podman("exec", STOPPED_HOST, "curl", "-sf", "-o", "/dev/null",
+                 f"http://{_inventory()[0]['controllers']['hosts'][STOPPED_HOST]['hastack_mgmt_address']}:{API_PORT}/",
+                 check=False).returncode != 0:
         assert time.monotonic() < deadline, f"masakari-api on {STOPPED_HOST} did not answer again within 60 s"
         time.sleep(1)
     assert _segment(conn) is not None

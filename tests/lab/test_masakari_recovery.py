@@ -21,12 +21,11 @@ cleared), as an operator would after a recovery. Slow: `make test-full` only, or
 import datetime
 import json
 import os
-import subprocess
 import time
 
 import pytest
-from labcloud import (CLOUD, INVENTORY, ROOT, active, boot, compute_service, computes, delete, guests, podman,
-                      qemu_pid, wait)
+from labcloud import (CLOUD, ROOT, active, boot, compute_service, computes, delete, guests, masakari_playbook,
+                      podman, qemu_pid, wait)
 
 SEGMENT = "lab-segment"
 # A third-party recovery task package (entry point hastack_record_task), installed by the role for the process test.
@@ -47,16 +46,6 @@ def cloud():
     yield conn
     for server in conn.compute.servers(all_projects=True, name="^hastack-mtest-"):
         conn.compute.delete_server(server, force=True)
-
-
-def _masakari_playbook(*extra):
-    """playbooks/masakari.yml on the lab (what an operator changes a setting with)."""
-    result = subprocess.run(
-        ["ansible-playbook", "-i", INVENTORY, "playbooks/masakari.yml", *extra],
-        cwd=ROOT, capture_output=True, text=True, check=False,
-        env={**os.environ, "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg")},
-    )
-    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
 
 
 def _utc(value):
@@ -183,7 +172,7 @@ def _host_failure(conn, wait_period):
 @pytest.mark.parametrize("timings", ["upstream", "collection"])
 def test_host_failure_is_recovered_by_masakari(cloud, timings):
     extra = ("-e", f"masakari_wait_period_after_service_update={UPSTREAM_WAIT}") if timings == "upstream" else ()
-    _masakari_playbook(*extra)
+    masakari_playbook(*extra)
     phases = _host_failure(cloud, UPSTREAM_WAIT if timings == "upstream" else 60)
     report = ", ".join(f"{name} {seconds:.0f} s" for name, seconds in sorted(phases.items(), key=lambda p: p[1]))
     print(f"\nhost failure of {computes()[0]} ({timings} timings): fault at 0 s, {report}")
@@ -236,8 +225,8 @@ def test_process_failure_restarts_then_disables_compute(cloud, no_systemd_restar
     host = no_systemd_restart
     flow = {"pre": ["disable_compute_node_task"], "main": ["confirm_compute_node_disabled_task"],
             "post": ["hastack_record_task"]}
-    _masakari_playbook("-e", json.dumps({"masakari_extra_packages": [str(TASK_PLUGIN)],
-                                         "masakari_process_failure_recovery_tasks": flow}))
+    extra = {"masakari_extra_packages": [str(TASK_PLUGIN)], "masakari_process_failure_recovery_tasks": flow}
+    masakari_playbook("-e", json.dumps(extra))
     before = _nova_compute_pid(host)
     assert before
     fault = time.time()
@@ -271,4 +260,4 @@ def test_process_failure_restarts_then_disables_compute(cloud, no_systemd_restar
         podman("exec", host, "systemctl", "start", "nova-compute")
         wait(lambda: compute_service(cloud, host).state == "up", 300, 5, f"{host}'s nova-compute up again")
         _restore_host(cloud, host)
-        _masakari_playbook()  # the inventory's flows again
+        masakari_playbook()  # the inventory's flows again
