@@ -132,6 +132,54 @@ def recovery_sequence(method, reserved_host_names):
     return ["reserved_host", "auto"] if have_reserved else ["auto"]
 
 
+# Nova's evacuation migration statuses: accepted (API), pre-migrating (claim on the destination), done; failed
+# or error when it fails; completed once the source compute restarted and cleaned up. The statuses of other
+# migration types are counted as in progress, to be safe.
+EVACUATION_IN_PROGRESS = ("accepted", "pre-migrating", "migrating", "post-migrating", "queued", "preparing",
+                          "running", "confirming", "reverting")
+EVACUATION_FAILED = ("failed", "error", "cancelled")
+
+
+def prior_evacuation(migration_status):
+    """What the newest earlier evacuation of an instance from the failed host means for a (re-)run.
+
+    'wait': it is still under way - never start a second one, wait for it. 'done': the instance was
+    evacuated and the source compute has not restarted since. 'evacuate': no evacuation, a failed one, or a
+    completed one (the source compute came back after an older failure) - the instance may be evacuated.
+    Not upstream (Masakari does not look at migrations); it makes a recovery safe to re-run.
+    """
+    if migration_status in EVACUATION_IN_PROGRESS:
+        return "wait"
+    if migration_status == "done":
+        return "done"
+    return "evacuate"
+
+
+def evacuation_outcome(migration_status):
+    """'done', 'failed', or None while an evacuation migration is still under way."""
+    if migration_status in ("done", "completed"):
+        return "done"
+    if migration_status in EVACUATION_FAILED:
+        return "failed"
+    return None
+
+
+def reserved_host_unusable(service):
+    """Why a reserved host cannot receive instances (None when it can).
+
+    service: its nova-compute service as a dict (state, forced_down), or None when Nova has none. Upstream
+    enables and uses a reserved host without looking; Nova's scheduler then refuses a down one and every
+    instance sent there ends in error, so such a host is passed over.
+    """
+    if service is None:
+        return "Nova has no nova-compute service on it"
+    if service.get("forced_down"):
+        return "its nova-compute service is forced down"
+    if service.get("state") != "up":
+        return "its nova-compute service is down"
+    return None
+
+
 def host_notification_action(payload, segment_enabled=True):
     """How a COMPUTE_HOST notification is handled: 'recover', 'finish' (nothing to do) or 'ignore'.
 

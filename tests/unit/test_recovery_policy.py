@@ -167,3 +167,44 @@ def test_unknown_method_is_an_error():
 )
 def test_host_notification_action(payload, enabled, action):
     assert policy.host_notification_action(payload, segment_enabled=enabled) == action
+
+
+# --- re-runs: earlier evacuations and reserved hosts -------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("status", "decision"),
+    [
+        ("accepted", "wait"),
+        ("pre-migrating", "wait"),
+        ("running", "wait"),
+        ("done", "done"),
+        ("completed", "evacuate"),
+        ("failed", "evacuate"),
+        ("error", "evacuate"),
+        (None, "evacuate"),
+    ],
+)
+def test_prior_evacuation(status, decision):
+    assert policy.prior_evacuation(status) == decision
+
+
+@pytest.mark.parametrize(
+    ("status", "outcome"),
+    [("accepted", None), ("pre-migrating", None), ("done", "done"), ("completed", "done"), ("failed", "failed"),
+     ("error", "failed"), ("cancelled", "failed")],
+)
+def test_evacuation_outcome(status, outcome):
+    assert policy.evacuation_outcome(status) == outcome
+
+
+@pytest.mark.parametrize(
+    ("service", "reason"),
+    [
+        ({"state": "up", "forced_down": False}, None),
+        (None, "Nova has no nova-compute service on it"),
+        ({"state": "down", "forced_down": True}, "its nova-compute service is forced down"),
+        ({"state": "down", "forced_down": False}, "its nova-compute service is down"),
+    ],
+)
+def test_reserved_host_unusable(service, reason):
+    assert policy.reserved_host_unusable(service) == reason
