@@ -1,5 +1,6 @@
 """Helpers shared by the tests against the lab cloud of inventories/lab (containers, instances, waits)."""
 
+import datetime
 import os
 import subprocess
 import time
@@ -13,6 +14,7 @@ CLOUD = "hastack-lab"
 IMAGE = "hastack-test"
 FLAVOR = "hastack.tiny"
 BOOT_LINE = "hastack-lab test instance: booted"
+SEGMENT = "lab-segment"
 
 
 def hosts(group):
@@ -111,3 +113,60 @@ def compute_service(conn, host):
 def guests(host):
     """Libvirt domains defined on `host` (running or not)."""
     return set(podman("exec", host, "virsh", "list", "--all", "--name", check=False).stdout.split())
+
+
+def utc(value):
+    stamp = datetime.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=datetime.timezone.utc)
+
+
+def notifications(conn, host, kind, since):
+    """Notifications of `kind` for `host` created at or after the wall-clock time `since` (seconds).
+
+    The API answers without the host name: a notification names its host by source_host_uuid.
+    """
+    start = datetime.datetime.fromtimestamp(since - 1, datetime.timezone.utc)
+    host_uuid = segment_host(conn, host)[1].uuid
+    return [item for item in conn.instance_ha.notifications()
+            if item.source_host_uuid == host_uuid and item.type == kind and utc(item.created_at) >= start]
+
+
+def segment_host(conn, host, segment_name=SEGMENT):
+    """The segment `segment_name` and its host `host` (Masakari resources)."""
+    segment = next(item for item in conn.instance_ha.segments() if item.name == segment_name)
+    return segment, next(item for item in conn.instance_ha.hosts(segment.uuid) if item.name == host)
+
+
+def restore_host(conn, host):
+    """After a recovery: compute enabled again and Masakari's maintenance flag cleared (both set by Masakari)."""
+    service = compute_service(conn, host)
+    if service.status != "enabled":
+        conn.compute.enable_service(service, host, "nova-compute")
+    import openstack  # pylint: disable=import-outside-toplevel  # from the project's venv
+
+    def cleared():
+        segment, item = segment_host(conn, host)
+        if item.on_maintenance:
+            try:  # refused (409) while a notification of the host is new, running or in error
+                conn.instance_ha.update_host(item.uuid, segment.uuid, on_maintenance=False)
+            except openstack.exceptions.ConflictException:
+                return False
+        return True
+
+    wait(cleared, 300, 5, f"Masakari accepting {host} out of maintenance")
+    assert compute_service(conn, host).status == "enabled"
+    assert not segment_host(conn, host)[1].on_maintenance
+
+
+def power_on(conn, host):
+    """Start a killed compute again; wait for Pacemaker, nova-compute and the removal of evacuated guests.
+
+    A service forced down (the collection's recovery does that) is un-forced first: Nova would report it down
+    whatever its heartbeat says.
+    """
+    service = compute_service(conn, host)
+    if service.is_forced_down:
+        conn.compute.update_service_forced_down(service, host, "nova-compute", False)
+    podman("start", host)
+    podman("exec", host, "systemctl", "is-system-running", "--wait", check=False)
+    wait(lambda: compute_service(conn, host).state == "up", 300, 5, f"{host}'s nova-compute up again")

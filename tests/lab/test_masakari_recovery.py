@@ -18,16 +18,14 @@ Every test restores what it broke (host powered on and cleaned by nova-compute, 
 cleared), as an operator would after a recovery. Slow: `make test-full` only, or HASTACK_LAB_TESTS=1.
 """
 
-import datetime
 import json
 import os
 import time
 
 import pytest
 from labcloud import (CLOUD, ROOT, active, boot, compute_service, computes, delete, guests, masakari_playbook,
-                      podman, qemu_pid, wait)
+                      notifications, podman, power_on, qemu_pid, restore_host, segment_host, utc, wait)
 
-SEGMENT = "lab-segment"
 # A third-party recovery task package (entry point hastack_record_task), installed by the role for the process test.
 TASK_PLUGIN = ROOT / "tests" / "lab" / "files" / "masakari_task_plugin"
 # masakari_wait_period_after_service_update: upstream's default, run against the collection's (the role default).
@@ -48,61 +46,12 @@ def cloud():
         conn.compute.delete_server(server, force=True)
 
 
-def _utc(value):
-    stamp = datetime.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    return stamp if stamp.tzinfo else stamp.replace(tzinfo=datetime.timezone.utc)
-
-
-def _notifications(conn, host, kind, since):
-    """Notifications of `kind` for `host` created at or after the wall-clock time `since` (seconds).
-
-    The API answers without the host name: a notification names its host by source_host_uuid.
-    """
-    start = datetime.datetime.fromtimestamp(since - 1, datetime.timezone.utc)
-    host_uuid = _segment_host(conn, host)[1].uuid
-    return [item for item in conn.instance_ha.notifications()
-            if item.source_host_uuid == host_uuid and item.type == kind and _utc(item.created_at) >= start]
-
-
 def _workflow(conn, notification):
     """recovery_workflow_details of a notification (instance-ha microversion 1.1): task name -> its messages."""
     response = conn.instance_ha.get(f"/notifications/{notification.notification_uuid}", microversion="1.1")
     assert response.status_code == 200, response.text
     details = response.json()["notification"].get("recovery_workflow_details") or []
     return {task["name"]: [item["message"] for item in task.get("progress_details") or []] for task in details}
-
-
-def _segment_host(conn, host):
-    segment = next(item for item in conn.instance_ha.segments() if item.name == SEGMENT)
-    return segment, next(item for item in conn.instance_ha.hosts(segment.uuid) if item.name == host)
-
-
-def _restore_host(conn, host):
-    """After a recovery: compute enabled again and Masakari's maintenance flag cleared (both set by Masakari)."""
-    service = compute_service(conn, host)
-    if service.status != "enabled":
-        conn.compute.enable_service(service, host, "nova-compute")
-    import openstack  # from the project's venv
-
-    def cleared():
-        segment, item = _segment_host(conn, host)
-        if item.on_maintenance:
-            try:  # refused (409) while a notification of the host is new, running or in error
-                conn.instance_ha.update_host(item.uuid, segment.uuid, on_maintenance=False)
-            except openstack.exceptions.ConflictException:
-                return False
-        return True
-
-    wait(cleared, 300, 5, f"Masakari accepting {host} out of maintenance")
-    assert compute_service(conn, host).status == "enabled"
-    assert not _segment_host(conn, host)[1].on_maintenance
-
-
-def _power_on(conn, host):
-    """Start a killed compute again; wait for Pacemaker, nova-compute and the removal of evacuated guests."""
-    podman("start", host)
-    podman("exec", host, "systemctl", "is-system-running", "--wait", check=False)
-    wait(lambda: compute_service(conn, host).state == "up", 300, 5, f"{host}'s nova-compute up again")
 
 
 def _finished(conn, notification, timeout):
@@ -136,9 +85,9 @@ def _host_failure(conn, wait_period):
         moved = None
         while time.time() < deadline and moved is None:
             now = time.time() - fault
-            found = _notifications(conn, source, "COMPUTE_HOST", fault)
+            found = notifications(conn, source, "COMPUTE_HOST", fault)
             if found:
-                phases.setdefault("notification created", _utc(found[0].created_at).timestamp() - fault)
+                phases.setdefault("notification created", utc(found[0].created_at).timestamp() - fault)
                 status = conn.instance_ha.get_notification(found[0].notification_uuid).status
                 assert status != "failed", f"notification {status}"
                 if status in ("running", "finished"):
@@ -156,16 +105,16 @@ def _host_failure(conn, wait_period):
         payload = found[0].payload
         assert payload["event"] == "STOPPED" and payload["cluster_status"] == "OFFLINE", payload
         assert compute_service(conn, source).status == "disabled"
-        assert _segment_host(conn, source)[1].on_maintenance
+        assert segment_host(conn, source)[1].on_maintenance
         running = podman("exec", target, "pgrep", "-a", "-f", "qemu-system", check=False).stdout
         for server in moved:
             assert f"guest={server.instance_name}," in running, f"{server.name} has no QEMU on {target}"
         return phases
     finally:
-        _power_on(conn, source)
+        power_on(conn, source)
         wait(lambda: not {server.instance_name for server in servers} & guests(source), 300, 5,
              f"nova-compute on {source} removing the evacuated guests")
-        _restore_host(conn, source)
+        restore_host(conn, source)
         delete(conn, servers)
 
 
@@ -186,13 +135,13 @@ def test_instance_failure_is_recovered_by_masakari(cloud):
         assert before
         fault = time.time()
         podman("exec", host, "kill", "-9", str(before))
-        found = wait(lambda: [item for item in _notifications(cloud, host, "VM", fault)
+        found = wait(lambda: [item for item in notifications(cloud, host, "VM", fault)
                               if item.payload.get("instance_uuid") == server.id], 120, 1, "a VM notification")
         assert found[0].payload["event"] == "LIFECYCLE", found[0].payload
         _finished(cloud, found[0], 400)
         wait(lambda: cloud.compute.get_server(server.id).status == "ACTIVE"
              and qemu_pid(host, server.instance_name) not in (None, before), 120, 1, "the instance ACTIVE again")
-        print(f"\ninstance failure (kill -9 of QEMU): notification {max(0.0, _utc(found[0].created_at).timestamp() - fault):.0f} s, "
+        print(f"\ninstance failure (kill -9 of QEMU): notification {max(0.0, utc(found[0].created_at).timestamp() - fault):.0f} s, "
               f"ACTIVE in a new QEMU process {time.time() - fault:.0f} s after the kill")
     finally:
         delete(cloud, [server])
@@ -234,14 +183,14 @@ def test_process_failure_restarts_then_disables_compute(cloud, no_systemd_restar
     after = wait(lambda: (pid := _nova_compute_pid(host)) not in (None, before) and pid, 60, 1,
                  "the process monitor restarting nova-compute")
     print(f"\nnova-compute killed: restarted by the process monitor after {time.time() - fault:.0f} s (pid {after})")
-    assert not _notifications(cloud, host, "PROCESS", fault)
+    assert not notifications(cloud, host, "PROCESS", fault)
 
     # Its restart made to fail: the monitor gives up after its retries and reports the process.
     podman("exec", host, "systemctl", "mask", "--runtime", "nova-compute")
     fault = time.time()
     try:
         podman("exec", host, "kill", "-9", str(after))
-        found = wait(lambda: _notifications(cloud, host, "PROCESS", fault), 180, 1, "a PROCESS notification")
+        found = wait(lambda: notifications(cloud, host, "PROCESS", fault), 180, 1, "a PROCESS notification")
         assert found[0].payload == {"event": "STOPPED", "process_name": "nova-compute"}, found[0].payload
         # Nova's API disables the service with an RPC call to the compute while it still counts as up: with
         # nova-compute just killed that call times out (HTTP 504 through HAProxy), the flow ends in `error`, and
@@ -249,15 +198,15 @@ def test_process_failure_restarts_then_disables_compute(cloud, no_systemd_restar
         statuses = _finished(cloud, found[0], 400)
         service = compute_service(cloud, host)
         assert service.status == "disabled", service
-        assert _segment_host(cloud, host)[1].on_maintenance
+        assert segment_host(cloud, host)[1].on_maintenance
         workflow = _workflow(cloud, found[0])
         assert f"hastack test task ran for host {host}" in workflow.get("RecordTask", []), workflow
-        print(f"nova-compute not restartable: PROCESS notification {max(0.0, _utc(found[0].created_at).timestamp() - fault):.0f} s, "
+        print(f"nova-compute not restartable: PROCESS notification {max(0.0, utc(found[0].created_at).timestamp() - fault):.0f} s, "
               f"compute service disabled {time.time() - fault:.0f} s after the kill ({service.disabled_reason}), "
               f"notification statuses {statuses}")
     finally:
         podman("exec", host, "systemctl", "unmask", "--runtime", "nova-compute")
         podman("exec", host, "systemctl", "start", "nova-compute")
         wait(lambda: compute_service(cloud, host).state == "up", 300, 5, f"{host}'s nova-compute up again")
-        _restore_host(cloud, host)
+        restore_host(cloud, host)
         masakari_playbook()  # the inventory's flows again

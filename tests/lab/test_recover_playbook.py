@@ -1,0 +1,260 @@
+"""The collection's own recovery (issue 8) on the lab: hastack.openstack.recover acting on the events that
+Masakari's monitors really sent, with real Pacemaker fencing through the virtual BMC and real Nova evacuations.
+
+The lab's segment is switched to the playbook for these tests (`enabled: false`): Masakari's engine then marks
+every notification of its hosts `ignored` - the tests assert that it did, so the engine and the playbook never both
+act - and the playbook is launched with the notification's fields, as the rulebook in extensions/eda launches it.
+
+- Host failure, 4 HA_Enabled instances on cmp1, cmp1 killed (power loss): the first run of the playbook is killed
+  in the middle of the evacuations, the second finishes the job, a third (a duplicate event) changes nothing; every
+  instance ends ACTIVE on cmp2 with exactly one evacuation in Nova's migration records, and the timeline JSON/SVG
+  written by the callback agrees with `openstack server show`.
+- The same with the segment's recovery_method reserved_host and cmp2 reserved (its compute service disabled):
+  cmp2 is enabled, taken out of `reserved` and receives the instances.
+- Fencing impossible (cmp1's fence device pointed at a port where no BMC answers): the run fails saying cmp1 is not
+  confirmed fenced, and nothing is evacuated or forced down.
+- Instance failure (kill -9 of QEMU) and process failure (nova-compute killed, its restart made to fail) through the
+  same playbook.
+
+Every test restores what it broke. Slow: `make test-full` only, or HASTACK_LAB_TESTS=1.
+"""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+
+import pytest
+from labcloud import (CLOUD, INVENTORY, ROOT, active, boot, compute_service, computes, delete, guests,
+                      hosts, notifications, podman, power_on, qemu_pid, rebuilt_on, restore_host, segment_host, wait)
+
+pytestmark = pytest.mark.skipif(
+    os.environ.get("HASTACK_LAB_TESTS") != "1", reason="lab recovery playbook test: run by `make test-full`"
+)
+
+PREFIX = "hastack-rtest-"
+DEAD_BMC_PORT = 6299  # nothing listens there
+
+
+@pytest.fixture(scope="module")
+def cloud():
+    import openstack  # pylint: disable=import-outside-toplevel  # from the project's venv
+
+    conn = openstack.connect(cloud=CLOUD)
+    yield conn
+    for server in conn.compute.servers(all_projects=True, name="^" + PREFIX):
+        conn.compute.delete_server(server, force=True)
+
+
+@pytest.fixture(scope="module")
+def playbook_segment(cloud):
+    """The lab segment handed to the playbook (disabled: Masakari's engine ignores it), as it was afterwards."""
+    segment = segment_host(cloud, computes()[0])[0]
+    cloud.instance_ha.update_segment(segment.uuid, is_enabled=False)
+    yield segment
+    cloud.instance_ha.update_segment(segment.uuid, is_enabled=True, recovery_method=segment.recovery_method)
+
+
+@pytest.fixture()
+def timelines(tmp_path):
+    return tmp_path
+
+
+def launch(event, timelines, *extra):
+    """ansible-playbook hastack.openstack.recover with the event as extra vars, as the rulebook launches it."""
+    command = ["ansible-playbook", "-i", INVENTORY, "playbooks/recover.yml",
+               "-e", json.dumps({"recover_event": event, "recover_cloud": CLOUD}), *extra]
+    env = {**os.environ, "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+           "ANSIBLE_CALLBACKS_ENABLED": "hastack.openstack.recovery_timeline", "HASTACK_TIMELINE_DIR": str(timelines)}
+    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+
+
+def recover(event, timelines, *extra, expect_rc=0):
+    """Run the playbook to its end: its output, localhost's recap and the newest timeline it wrote (a dict)."""
+    process = launch(event, timelines, *extra)
+    output = process.communicate(timeout=1200)[0]
+    assert process.returncode == expect_rc, output[-8000:]
+    recap = re.search(r"localhost\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", output)
+    written = sorted(timelines.glob("*.json"), key=lambda path: path.stat().st_mtime)
+    assert written, f"no timeline written: {output[-3000:]}"
+    record = json.loads(written[-1].read_text())
+    assert written[-1].with_suffix(".svg").read_text().startswith("<svg"), "no SVG chart next to the timeline"
+    return {"output": output, "changed": int(recap.group(2)), "failed": int(recap.group(4)), "timeline": record}
+
+
+def event_of(conn, host, kind, fault, match=lambda notification: True, timeout=180):
+    """The notification a monitor sent for `host` after `fault`, once Masakari's engine has ignored it, as an event."""
+    found = wait(lambda: [item for item in notifications(conn, host, kind, fault) if match(item)], timeout, 1,
+                 f"a {kind} notification for {host}")[0]
+    status = wait(lambda: (s := conn.instance_ha.get_notification(found.notification_uuid).status) != "new" and s,
+                  60, 1, "Masakari's engine handling the notification")
+    assert status == "ignored", f"Masakari's engine did not ignore the notification of a disabled segment: {status}"
+    return {"type": kind, "hostname": host, "payload": found.payload, "generated_time": found.generated_time,
+            "id": found.notification_uuid}
+
+
+def evacuations(conn, server):
+    return [m for m in conn.compute.migrations(instance_uuid=server.id) if m.migration_type == "evacuation"]
+
+
+def restore(conn, host, servers, segment_uuid=None):
+    """Power the failed host on, let nova-compute remove the evacuated guests, enable it, clear maintenance."""
+    power_on(conn, host)
+    wait(lambda: not {server.instance_name for server in servers} & guests(host), 300, 5,
+         f"nova-compute on {host} removing the evacuated guests")
+    restore_host(conn, host)
+    delete(conn, servers)
+
+
+def check_timeline(conn, record, servers, target):
+    """The callback's timeline agrees with Nova: every instance recorded as evacuated to where it now runs."""
+    assert record["outcome"] == "recovered", record
+    by_id = {item["id"]: item for item in record["instances"]}
+    for server in servers:
+        now = conn.compute.get_server(server.id)
+        item = by_id[server.id]
+        assert item["action"] in ("evacuated", "already_evacuated"), item
+        assert item["target_host"] in (None, now.compute_host) and now.compute_host == target, (item, now.compute_host)
+    milestones = record["milestones"]
+    assert milestones["fenced"] is not None and milestones["recovered"] is not None, milestones
+    assert milestones["fenced"] <= milestones["service_forced_down"] <= milestones["recovered"], milestones
+
+
+def test_host_failure_interrupted_resumed_and_duplicate(cloud, playbook_segment, timelines):
+    source, target = computes()
+    servers = active(cloud, [boot(cloud, f"{PREFIX}host-{i}", source) for i in range(4)])
+    fault = time.time()
+    podman("kill", source)
+    try:
+        event = event_of(cloud, source, "COMPUTE_HOST", fault)
+        assert event["payload"]["event"] == "STOPPED", event
+        received = time.time()
+
+        first = launch(event, timelines)
+        wait(lambda: any(evacuations(cloud, server) for server in servers) or first.poll() is not None, 600, 0.5,
+             "the first evacuation to start")
+        os.killpg(first.pid, signal.SIGKILL)  # the runner dies in the middle of the evacuations
+        first.wait()
+        interrupted = [server.name for server in servers if evacuations(cloud, server)]
+        print(f"\nfirst run killed {time.time() - fault:.1f} s after the fault, evacuations started: {interrupted}")
+
+        record = recover(event, timelines)["timeline"]
+        moved = rebuilt_on(cloud, servers, target, timeout=60)
+        done = time.time() - fault
+        for server in servers:
+            assert len(evacuations(cloud, server)) == 1, f"{server.name} evacuated {len(evacuations(cloud, server))} times"
+        service = compute_service(cloud, source)
+        assert service.is_forced_down and service.status == "disabled", service
+        assert segment_host(cloud, source)[1].on_maintenance
+        running = podman("exec", target, "pgrep", "-a", "-f", "qemu-system", check=False).stdout
+        for server in moved:
+            assert f"guest={server.instance_name}," in running, f"{server.name} has no QEMU on {target}"
+        check_timeline(cloud, record, servers, target)
+        print(f"host failure, playbook: notification {event['generated_time']}, playbook launched "
+              f"{received - fault:.1f} s after the fault, 4 instances ACTIVE on {target} {done:.1f} s after the fault "
+              f"(resumed run); timeline milestones {record['milestones']}")
+
+        again = recover(event, timelines)
+        assert again["changed"] == 0, f"a duplicate event changed something: {again['output'][-3000:]}"
+        assert again["timeline"]["outcome"] == "nothing_to_do", again["timeline"]["instances"]
+        for server in servers:
+            assert len(evacuations(cloud, server)) == 1
+    finally:
+        restore(cloud, source, servers)
+
+
+def test_reserved_host_recovery(cloud, playbook_segment, timelines):
+    source, spare = computes()
+    segment = playbook_segment
+    servers = active(cloud, [boot(cloud, f"{PREFIX}rh-{i}", source) for i in range(2)])
+    spare_host = segment_host(cloud, spare)[1]
+    cloud.instance_ha.update_segment(segment.uuid, recovery_method="reserved_host")
+    cloud.instance_ha.update_host(spare_host.uuid, segment.uuid, reserved=True)
+    service = compute_service(cloud, spare)
+    cloud.compute.disable_service(service, spare, "nova-compute", disabled_reason="hastack test: reserved host")
+    fault = time.time()
+    podman("kill", source)
+    try:
+        event = event_of(cloud, source, "COMPUTE_HOST", fault)
+        record = recover(event, timelines)["timeline"]
+        rebuilt_on(cloud, servers, spare, timeout=60)
+        assert compute_service(cloud, spare).status == "enabled"
+        assert not segment_host(cloud, spare)[1].reserved
+        check_timeline(cloud, record, servers, spare)
+        evacuated = [item for item in record["tasks"] if item["action"] == "host_evacuate"][0]["data"]
+        assert evacuated["recovery_method_used"] == "reserved_host" and evacuated["reserved_host"] == spare, evacuated
+        print(f"\nreserved_host recovery: 2 instances ACTIVE on the reserved host {spare} "
+              f"{record['milestones']['recovered']:.1f} s after the fault")
+    finally:
+        cloud.instance_ha.update_segment(segment.uuid, recovery_method=segment.recovery_method)
+        cloud.instance_ha.update_host(spare_host.uuid, segment.uuid, reserved=False)
+        restore_host(cloud, spare)
+        restore(cloud, source, servers)
+
+
+def _set_fence_port(host, port):
+    podman("exec", hosts("controllers")[0], "crm_resource", "--resource", f"fence-{host}", "--set-parameter", "ipport",
+           "--parameter-value", str(port))
+
+
+def test_fencing_impossible_evacuates_nothing(cloud, playbook_segment, timelines):
+    source = computes()[0]
+    servers = active(cloud, [boot(cloud, f"{PREFIX}nofence", source)])
+    port = str(6230 + computes().index(source) + 1)
+    _set_fence_port(source, DEAD_BMC_PORT)
+    fault = time.time()
+    podman("kill", source)
+    try:
+        event = event_of(cloud, source, "COMPUTE_HOST", fault)
+        run = recover(event, timelines, "-e", "recover_fence_timeout=30", expect_rc=2)
+        output, record = run["output"], run["timeline"]
+        assert f"{source} is NOT confirmed fenced" in output and "Nothing was evacuated" in output, output[-3000:]
+        assert record["outcome"] == "failed" and record["milestones"]["fenced"] is None, record["milestones"]
+        server = cloud.compute.get_server(servers[0].id)
+        assert server.compute_host == source and not evacuations(cloud, server), server
+        assert not compute_service(cloud, source).is_forced_down
+        print(f"\nfencing impossible: the run stopped {record['run']['seconds']:.0f} s after it started, nothing evacuated")
+    finally:
+        _set_fence_port(source, port)
+        restore(cloud, source, servers)
+
+
+def test_instance_failure(cloud, playbook_segment, timelines):
+    host = computes()[1]
+    server = active(cloud, [boot(cloud, f"{PREFIX}vm", host)])[0]
+    try:
+        before = qemu_pid(host, server.instance_name)
+        fault = time.time()
+        podman("exec", host, "kill", "-9", str(before))
+        event = event_of(cloud, host, "VM", fault, lambda item: item.payload.get("instance_uuid") == server.id)
+        record = recover(event, timelines)["timeline"]
+        assert cloud.compute.get_server(server.id).status == "ACTIVE"
+        assert qemu_pid(host, server.instance_name) not in (None, before)
+        assert record["outcome"] == "recovered", record
+        print(f"\ninstance failure, playbook: ACTIVE in a new QEMU {time.time() - fault:.1f} s after the kill")
+    finally:
+        delete(cloud, [server])
+
+
+def test_process_failure(cloud, playbook_segment, timelines):
+    host = computes()[1]
+    dropin = "/run/systemd/system/nova-compute.service.d/hastack-test.conf"
+    podman("exec", host, "sh", "-c", f"mkdir -p {os.path.dirname(dropin)} && printf '[Service]\\nRestart=no\\n' > {dropin}"
+           " && systemctl daemon-reload && systemctl mask --runtime nova-compute && systemctl restart masakari-process-monitor")
+    fault = time.time()
+    try:
+        podman("exec", host, "pkill", "-9", "-f", "^/usr/bin/python3 /usr/bin/nova-compute")
+        event = event_of(cloud, host, "PROCESS", fault)
+        assert event["payload"] == {"event": "STOPPED", "process_name": "nova-compute"}, event
+        recover(event, timelines)
+        assert compute_service(cloud, host).status == "disabled"
+        assert segment_host(cloud, host)[1].on_maintenance
+        print(f"\nprocess failure, playbook: compute service disabled {time.time() - fault:.1f} s after the kill")
+    finally:
+        podman("exec", host, "sh", "-c", f"rm -f {dropin}; systemctl unmask --runtime nova-compute; systemctl daemon-reload;"
+               " systemctl start nova-compute; systemctl restart masakari-process-monitor")
+        wait(lambda: compute_service(cloud, host).state == "up", 300, 5, f"{host}'s nova-compute up again")
+        restore_host(cloud, host)
