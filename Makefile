@@ -16,13 +16,14 @@ export PY_COLORS ?= 1
 STAMP := $(VENV)/.hastack-setup
 COLLECTION_LINK := $(VENV)/collections/ansible_collections/hastack/openstack
 
-.PHONY: help setup host lab lab-destroy lab-demo test test-full lint sanity unit molecule build clean
+.PHONY: help setup host lab lab-destroy lab-demo test test-full lint sanity unit molecule build clean bench-failover
 
 help:
 	@echo "make lab [INVENTORY=inventories/lab-small]  bring up the container lab and deploy site.yml on it"
 	@echo "make lab-destroy [INVENTORY=...]            remove the lab's containers, network and volumes"
 	@echo "make lab-demo [DEMO_INSTANCES=4]            boot HA_Enabled test instances spread over the lab's computes"
 	@echo "make test                                   lint, sanity, unit/integration tests, molecule (what CI runs)"
+	@echo "make bench-failover [BENCH_INSTANCES=4]     failover seconds on the lab: Masakari's engine vs hastack.openstack.recover"
 	@echo "make setup                                  create/refresh the virtualenv in $(VENV)"
 
 # Idempotent: the venv is rebuilt only when the pinned toolchain changes.
@@ -55,6 +56,12 @@ lab-demo: setup
 	ansible-playbook -i $(INVENTORY) playbooks/lab_demo.yml -e lab_openstack_demo_instances=$(DEMO_INSTANCES)
 
 test: setup lint sanity unit molecule
+
+# Seconds from a compute's power loss to its instances ACTIVE elsewhere: Masakari's engine (upstream timings) and
+# hastack.openstack.recover, one after the other on the running lab (make lab first).
+BENCH_INSTANCES ?= 4
+bench-failover: setup
+	cd tests/lab && python bench_failover.py --instances $(BENCH_INSTANCES)
 
 # Everything in `make test`, plus the slow checks against whole labs (lab lifecycle, lab cloud scenarios).
 test-full: test

@@ -121,6 +121,13 @@ options:
         instances the module locked are unlocked at the end. An instance locked already is left locked.
     type: bool
     default: true
+  lock_timeout:
+    description:
+      - Seconds to wait for another run of this module for the same O(host) on the same machine to end (an
+        earlier run whose playbook was killed can still be evacuating); runs for one host never overlap, so no
+        instance is evacuated twice. Not taken in check mode.
+    type: int
+    default: 900
 extends_documentation_fragment:
   - hastack.openstack.openstack
   - ansible.builtin.action_common_attributes
@@ -274,6 +281,10 @@ finished_at:
   sample: 1795000040.5
 """
 
+import fcntl
+import os
+import re
+import tempfile
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 
@@ -326,6 +337,10 @@ NOT_DOWN = ("Refusing to evacuate %s: Nova reports its nova-compute service up a
 STATE_KEYS = ("vm_state", "task_state", "power_state")
 
 
+# Task states of an instance being rebuilt (an evacuation in flight): never reset, never evacuated again.
+REBUILD_TASK_STATES = ("rebuilding", "rebuild_block_device_mapping", "rebuild_spawning")
+
+
 class InstanceFailed(Exception):
     """The recovery of one instance failed; the message says why."""
 
@@ -345,6 +360,7 @@ class HostEvacuateModule(HastackOpenStackModule):
         wait_period_after_power_off=dict(type="int", default=180),
         verify_interval=dict(type="int", default=1),
         lock_instances=dict(type="bool", default=True),
+        lock_timeout=dict(type="int", default=900),
     )
     module_kwargs = dict(mutually_exclusive=[("segment", "reserved_hosts")])
 
@@ -364,6 +380,8 @@ class HostEvacuateModule(HastackOpenStackModule):
                            "cloud's compute API does not offer it" % EVACUATE_MICROVERSION)
         self.lock_reasons = self.supports_microversion(self.compute, LOCKED_REASON_MICROVERSION)
         self._check_source()
+        if not self.check_mode:
+            self._host_lock = self._take_host_lock()
 
         jobs = self._survey(first=True)
         self.selected = len(jobs)
@@ -397,6 +415,22 @@ class HostEvacuateModule(HastackOpenStackModule):
             if not jobs:
                 break
         return self._finish(method_used, reserved_used)
+
+    def _take_host_lock(self):
+        """An exclusive lock per failed host on this machine, held until the module exits."""
+        name = re.sub(r"[^A-Za-z0-9_.-]", "_", self.host)
+        path = os.path.join(tempfile.gettempdir(), "hastack-host-evacuate-%s.lock" % name)
+        handle = open(path, "a")
+        deadline = CLOCK.now() + self.params["lock_timeout"]
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return handle
+            except (IOError, OSError):
+                if CLOCK.now() >= deadline:
+                    self.fail_json(msg="another recovery of %s is still running on this machine (lock %s held for "
+                                   "more than %d s); nothing was done" % (self.host, path, self.params["lock_timeout"]))
+                CLOCK.sleep(1)
 
     def _check_params(self):
         params = self.params
@@ -641,6 +675,8 @@ class HostEvacuateModule(HastackOpenStackModule):
                     action = "already_evacuated"
                     notes.append("evacuated from %s before this run" % self.host)
                 if action is None:
+                    server, job, action = self._recheck(job, notes)
+                if action is None:
                     locked_by_us = self._lock(job, server, locked_by_us, notes)
                     server = self._evacuate(job, server, target, notes)
                     action = "evacuated"
@@ -701,6 +737,25 @@ class HostEvacuateModule(HastackOpenStackModule):
         before = self.originals.get(server_id) or dict((key, server[key]) for key in STATE_KEYS)
         self.originals.setdefault(server_id, before)
         return server, dict(job, prior="evacuate", before=before, plan=instance_plan(before))
+
+    def _recheck(self, job, notes):
+        """Right before evacuating, the instance as it is now. An evacuation started since the survey (a parallel
+        run, elsewhere) or a rebuild task in progress (Nova sets it before it records the migration) is waited for:
+        resetting such an instance to error and evacuating it again would run it twice. Returns (server, job,
+        action) with action None when this run evacuates it."""
+        server_id = job["server"]["id"]
+        server = get_server(self.compute, server_id)
+        migration = evacuations_from(self.compute, self.host, server_id).get(server_id)
+        prior = prior_evacuation(migration["status"] if migration else None)
+        if prior == "evacuate" and server["task_state"] not in REBUILD_TASK_STATES:
+            return server, dict(job, server=server), None
+        if prior == "done":
+            notes.append("evacuated by another run since this one started")
+            return server, dict(job, server=server, prior="done", migration=migration), "already_evacuated"
+        job = dict(job, server=server, prior="wait",
+                   migration=migration or dict(status="not recorded yet, task %s" % server["task_state"]))
+        server, job = self._wait_for_earlier(job, notes)
+        return server, job, ("already_evacuated" if job["prior"] != "evacuate" else None)
 
     def _lock(self, job, server, locked_by_us, notes):
         if locked_by_us or not self.params["lock_instances"]:

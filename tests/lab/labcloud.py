@@ -1,7 +1,9 @@
 """Helpers shared by the tests against the lab cloud of inventories/lab (containers, instances, waits)."""
 
 import datetime
+import json
 import os
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -159,14 +161,74 @@ def restore_host(conn, host):
 
 
 def power_on(conn, host):
-    """Start a killed compute again; wait for Pacemaker, nova-compute and the removal of evacuated guests.
+    """Start a killed compute again; wait for Pacemaker and nova-compute.
 
-    A service forced down (the collection's recovery does that) is un-forced first: Nova would report it down
-    whatever its heartbeat says.
+    A service forced down (the collection's recovery does that) is forced up once Nova accepts it: Nova refuses
+    while evacuations from the host are `done`, until the restarted nova-compute has removed their guests.
     """
-    service = compute_service(conn, host)
-    if service.is_forced_down:
-        conn.compute.update_service_forced_down(service, host, "nova-compute", False)
+    import openstack  # pylint: disable=import-outside-toplevel  # from the project's venv
+
     podman("start", host)
     podman("exec", host, "systemctl", "is-system-running", "--wait", check=False)
+
+    def forced_up():
+        service = compute_service(conn, host)
+        if service.is_forced_down:
+            try:
+                conn.compute.update_service_forced_down(service, host, "nova-compute", False)
+            except openstack.exceptions.BadRequestException:
+                return False
+        return True
+
+    wait(forced_up, 300, 5, f"Nova accepting {host}'s nova-compute forced up")
     wait(lambda: compute_service(conn, host).state == "up", 300, 5, f"{host}'s nova-compute up again")
+
+
+# --- the collection's recovery playbook (issue 8) ---------------------------------------------------------
+
+
+def launch(event, timelines, *extra):
+    """ansible-playbook hastack.openstack.recover with the event as extra vars, as the rulebook launches it."""
+    command = ["ansible-playbook", "-i", INVENTORY, "playbooks/recover.yml",
+               "-e", json.dumps({"recover_event": event, "recover_cloud": CLOUD}), *extra]
+    env = {**os.environ, "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+           "ANSIBLE_CALLBACKS_ENABLED": "hastack.openstack.recovery_timeline", "HASTACK_TIMELINE_DIR": str(timelines)}
+    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+
+
+def recover(event, timelines, *extra, expect_rc=0):
+    """Run the playbook to its end: its output, localhost's recap and the newest timeline it wrote (a dict)."""
+    process = launch(event, timelines, *extra)
+    output = process.communicate(timeout=1200)[0]
+    assert process.returncode == expect_rc, output[-8000:]
+    recap = re.search(r"localhost\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", output)
+    written = sorted(timelines.glob("*.json"), key=lambda path: path.stat().st_mtime)
+    assert written, f"no timeline written: {output[-3000:]}"
+    record = json.loads(written[-1].read_text())
+    assert written[-1].with_suffix(".svg").read_text().startswith("<svg"), "no SVG chart next to the timeline"
+    return {"output": output, "changed": int(recap.group(2)), "failed": int(recap.group(4)), "timeline": record}
+
+
+def event_of(conn, host, kind, fault, match=lambda notification: True, timeout=180):
+    """The notification a monitor sent for `host` after `fault`, once Masakari's engine has ignored it, as an event."""
+    found = wait(lambda: [item for item in notifications(conn, host, kind, fault) if match(item)], timeout, 1,
+                 f"a {kind} notification for {host}")[0]
+    status = wait(lambda: (s := conn.instance_ha.get_notification(found.notification_uuid).status) != "new" and s,
+                  60, 1, "Masakari's engine handling the notification")
+    assert status == "ignored", f"Masakari's engine did not ignore the notification of a disabled segment: {status}"
+    return {"type": kind, "hostname": host, "payload": found.payload, "generated_time": found.generated_time,
+            "id": found.notification_uuid}
+
+
+def evacuations(conn, server):
+    return [m for m in conn.compute.migrations(instance_uuid=server.id) if m.migration_type == "evacuation"]
+
+
+def restore(conn, host, servers):
+    """Power the failed host on, let nova-compute remove the evacuated guests, enable it, clear maintenance."""
+    power_on(conn, host)
+    wait(lambda: not {server.instance_name for server in servers} & guests(host), 300, 5,
+         f"nova-compute on {host} removing the evacuated guests")
+    restore_host(conn, host)
+    delete(conn, servers)

@@ -19,16 +19,13 @@ act - and the playbook is launched with the notification's fields, as the rulebo
 Every test restores what it broke. Slow: `make test-full` only, or HASTACK_LAB_TESTS=1.
 """
 
-import json
 import os
-import re
 import signal
-import subprocess
 import time
 
 import pytest
-from labcloud import (CLOUD, INVENTORY, ROOT, active, boot, compute_service, computes, delete, guests,
-                      hosts, notifications, podman, power_on, qemu_pid, rebuilt_on, restore_host, segment_host, wait)
+from labcloud import (CLOUD, active, boot, compute_service, computes, delete, event_of, evacuations, hosts, launch,
+                      podman, qemu_pid, rebuilt_on, recover, restore, restore_host, segment_host, wait)
 
 pytestmark = pytest.mark.skipif(
     os.environ.get("HASTACK_LAB_TESTS") != "1", reason="lab recovery playbook test: run by `make test-full`"
@@ -60,53 +57,6 @@ def playbook_segment(cloud):
 @pytest.fixture()
 def timelines(tmp_path):
     return tmp_path
-
-
-def launch(event, timelines, *extra):
-    """ansible-playbook hastack.openstack.recover with the event as extra vars, as the rulebook launches it."""
-    command = ["ansible-playbook", "-i", INVENTORY, "playbooks/recover.yml",
-               "-e", json.dumps({"recover_event": event, "recover_cloud": CLOUD}), *extra]
-    env = {**os.environ, "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
-           "ANSIBLE_CALLBACKS_ENABLED": "hastack.openstack.recovery_timeline", "HASTACK_TIMELINE_DIR": str(timelines)}
-    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
-
-
-def recover(event, timelines, *extra, expect_rc=0):
-    """Run the playbook to its end: its output, localhost's recap and the newest timeline it wrote (a dict)."""
-    process = launch(event, timelines, *extra)
-    output = process.communicate(timeout=1200)[0]
-    assert process.returncode == expect_rc, output[-8000:]
-    recap = re.search(r"localhost\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", output)
-    written = sorted(timelines.glob("*.json"), key=lambda path: path.stat().st_mtime)
-    assert written, f"no timeline written: {output[-3000:]}"
-    record = json.loads(written[-1].read_text())
-    assert written[-1].with_suffix(".svg").read_text().startswith("<svg"), "no SVG chart next to the timeline"
-    return {"output": output, "changed": int(recap.group(2)), "failed": int(recap.group(4)), "timeline": record}
-
-
-def event_of(conn, host, kind, fault, match=lambda notification: True, timeout=180):
-    """The notification a monitor sent for `host` after `fault`, once Masakari's engine has ignored it, as an event."""
-    found = wait(lambda: [item for item in notifications(conn, host, kind, fault) if match(item)], timeout, 1,
-                 f"a {kind} notification for {host}")[0]
-    status = wait(lambda: (s := conn.instance_ha.get_notification(found.notification_uuid).status) != "new" and s,
-                  60, 1, "Masakari's engine handling the notification")
-    assert status == "ignored", f"Masakari's engine did not ignore the notification of a disabled segment: {status}"
-    return {"type": kind, "hostname": host, "payload": found.payload, "generated_time": found.generated_time,
-            "id": found.notification_uuid}
-
-
-def evacuations(conn, server):
-    return [m for m in conn.compute.migrations(instance_uuid=server.id) if m.migration_type == "evacuation"]
-
-
-def restore(conn, host, servers, segment_uuid=None):
-    """Power the failed host on, let nova-compute remove the evacuated guests, enable it, clear maintenance."""
-    power_on(conn, host)
-    wait(lambda: not {server.instance_name for server in servers} & guests(host), 300, 5,
-         f"nova-compute on {host} removing the evacuated guests")
-    restore_host(conn, host)
-    delete(conn, servers)
 
 
 def check_timeline(conn, record, servers, target):

@@ -637,3 +637,59 @@ def test_check_mode_falls_back_when_no_reserved_host_is_usable(cloud):
     failing = cloud.run("host_evacuate", check_mode=True, host="compute1", recovery_method="reserved_host",
                         reserved_hosts=["spare1"])
     assert failing["failed"] and "no usable reserved host among spare1" in failing["msg"]
+
+
+# --- never twice: another run acting on the same host ----------------------------------------------------
+
+def test_an_evacuation_started_by_another_run_after_the_survey_is_waited_for(cloud, monkeypatch):
+    """One worker: while this run evacuates `first`, another run (an earlier one still going) evacuates `second`.
+    When this run gets to `second`, it must see that and wait, not reset it to error and evacuate it again."""
+    fence(cloud)
+    first = cloud.nova.add_server("first", "compute1", metadata=HA)
+    second = cloud.nova.add_server("second", "compute1", metadata=HA)
+    original = cloud.nova._evacuate
+
+    def evacuate_and_race(server, argument, microversion):
+        answer = original(server, argument, microversion)
+        if server is first:
+            original(second, {}, microversion)  # the other run's evacuation, after this run's survey
+        return answer
+
+    monkeypatch.setattr(cloud.nova, "_evacuate", evacuate_and_race)
+    result = cloud.run("host_evacuate", host="compute1", parallel=1)
+    assert not result["failed"], result
+    entries = by_name(result)
+    assert entries["first"]["action"] == "evacuated"
+    assert entries["second"]["action"] == "already_evacuated", entries["second"]
+    assert [entry[0] for entry in evacuations(cloud)] == ["first"]
+    assert "resetState" not in str(action_names(cloud, "second"))
+    assert second["host"] != "compute1" and second["vm_state"] == "active"
+
+
+def test_an_instance_in_a_rebuild_task_is_never_reset_and_evacuated_again(cloud):
+    """Nova sets task_state rebuilding before it records the evacuation's migration: in that window the instance
+    looks like one with a stale task (upstream resets those to error and evacuates them)."""
+    fence(cloud)
+    cloud.nova.add_server("rebuilding", "compute1", metadata=HA, task_state="rebuilding")
+    result = cloud.run("host_evacuate", host="compute1", wait_period_after_evacuation=5)
+    assert result["failed"]
+    entry = by_name(result)["rebuilding"]
+    assert entry["action"] == "failed" and "is not started a second time" in entry["message"], entry
+    assert evacuations(cloud) == []
+    assert "resetState" not in str(action_names(cloud, "rebuilding"))
+
+
+def test_runs_for_one_host_never_overlap_on_a_machine(cloud, tmp_path, monkeypatch):
+    import fcntl
+    import tempfile
+
+    fence(cloud)
+    cloud.nova.add_server("vm", "compute1", metadata=HA)
+    monkeypatch.setattr(tempfile, "gettempdir", lambda: str(tmp_path))
+    with open(tmp_path / "hastack-host-evacuate-compute1.lock", "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # an earlier run of this host, still going
+        result = cloud.run("host_evacuate", host="compute1", lock_timeout=30)
+    assert result["failed"] and "another recovery of compute1 is still running" in result["msg"], result
+    assert evacuations(cloud) == []
+    result = cloud.run("host_evacuate", host="compute1")
+    assert not result["failed"] and by_name(result)["vm"]["action"] == "evacuated"
