@@ -248,6 +248,13 @@ instances:
       description: What was done, or why it was skipped or failed.
       type: str
       sample: evacuated by the scheduler's choice to compute2
+    waited:
+      description:
+        - Whether this run waited for an evacuation of the instance started before it (by an interrupted or a
+          parallel run) to finish; with RV(instances[].action=already_evacuated) the instance was recovered during
+          this run, not before it.
+      type: bool
+      sample: false
 summary:
   description: Counts of the instances.
   returned: success, and when an instance could not be recovered
@@ -706,7 +713,7 @@ class HostEvacuateModule(HastackOpenStackModule):
     def _entry(self, server, action, job, vm_state=None, target_host=None, started_at=None, finished_at=None,
                seconds=None, message=""):
         before = job["before"]
-        return dict(id=server["id"], name=server["name"], action=action,
+        return dict(id=server["id"], name=server["name"], action=action, waited=bool(job.get("waited")),
                     vm_state_before=before["vm_state"] if before else None,
                     expected_vm_state=job["plan"]["expected_vm_state"] if job["plan"] else None,
                     vm_state=vm_state, target_host=target_host, started_at=started_at, finished_at=finished_at,
@@ -725,6 +732,7 @@ class HostEvacuateModule(HastackOpenStackModule):
 
         outcome, server = wait_for_server(self.compute, server_id, finished, timeout, self.params["verify_interval"])
         status = job["migration"]["status"]
+        job = dict(job, waited=True)
         if outcome is None:
             raise InstanceFailed("an evacuation from %s started before this run (migration %s) did not finish within "
                                  "%d s; it is not started a second time" % (self.host, status, timeout))

@@ -25,7 +25,7 @@ SEGMENT_HOST = "segment_host"
 HOST_EVACUATE = "host_evacuate"
 INSTANCE_RECOVER = "instance_recover"
 
-_INSTANCE_FIELDS = ("id", "name", "action", "vm_state_before", "expected_vm_state", "vm_state", "target_host",
+_INSTANCE_FIELDS = ("id", "name", "action", "waited", "vm_state_before", "expected_vm_state", "vm_state", "target_host",
                     "started_at", "finished_at", "seconds", "message")
 
 
@@ -144,7 +144,10 @@ def build(recover_event, tasks, started, finished):
                               "action": "recovered", "vm_state": data["server"].get("vm_state"),
                               "target_host": data["server"].get("host"), "started_at": data.get("started_at"),
                               "finished_at": data.get("finished_at"), "seconds": data.get("seconds")})
-    done = [item for item in instances if item.get("action") in ("evacuated", "recovered") and item.get("finished_at")]
+    # Recovered during this run: evacuated or restarted by it, or an evacuation started before it (an interrupted
+    # run) that it waited for; an instance evacuated before the run started is not.
+    done = [item for item in instances if item.get("finished_at") and (
+        item.get("action") in ("evacuated", "recovered") or (item.get("action") == "already_evacuated" and item.get("waited")))]
     if done and not [item for item in instances if item.get("action") == "failed"]:
         recovered_at = max(item["finished_at"] for item in done)
 

@@ -42,7 +42,10 @@ def cloud():
     conn = openstack.connect(cloud=CLOUD)
     yield conn
     for server in conn.compute.servers(all_projects=True, name="^" + PREFIX):
-        conn.compute.delete_server(server, force=True)
+        try:
+            conn.compute.delete_server(server, force=True)
+        except openstack.exceptions.NotFoundException:
+            pass  # deleted meanwhile (the tests delete what they boot)
 
 
 @pytest.fixture(scope="module")

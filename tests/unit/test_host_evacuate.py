@@ -378,6 +378,7 @@ def test_an_evacuation_in_progress_is_waited_for_not_repeated(cloud):
     entries = by_name(result)
     assert entries["moving"]["action"] == "already_evacuated"
     assert "waited for the evacuation started before this run (migration accepted)" in entries["moving"]["message"]
+    assert entries["moving"]["waited"] and not entries["other"]["waited"]
     assert entries["moving"]["vm_state"] == "active" and moving["host"] != "compute1"
     assert entries["other"]["action"] == "evacuated"
     assert [entry[0] for entry in evacuations(cloud)] == ["other"]

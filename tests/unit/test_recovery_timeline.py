@@ -168,3 +168,10 @@ def test_callback_writes_the_timeline_of_a_recovery_run_only(tmp_path, with_even
     assert [item["status"] for item in record["tasks"]] == ["ok", "ok", "skipped"]
     assert "s3cr3t-value" not in written[0].read_text() + written[1].read_text() + run.stdout
     assert "hastack.openstack recover: COMPUTE_HOST cmp1 STOPPED -> nothing_to_do" in run.stdout
+
+
+def test_instances_a_resumed_run_waited_for_are_recovered_by_it_but_not_those_done_before():
+    waited = dict(instance("vm1", "already_evacuated", 14, 30), waited=True)
+    before = dict(instance("vm2", "already_evacuated", 14, 15), waited=False)
+    assert timeline.build(EVENT, host_run([waited, before]), FAULT, FAULT + 41)["outcome"] == "recovered"
+    assert timeline.build(EVENT, host_run([before]), FAULT, FAULT + 41)["outcome"] == "nothing_to_do"
