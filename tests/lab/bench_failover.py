@@ -17,7 +17,7 @@ from pathlib import Path
 
 import openstack
 from labcloud import (CLOUD, active, boot, computes, delete, event_of, masakari_playbook, podman, rebuilt_on, recover,
-                      restore, segment_host)
+                      restore, segment_host, stopped)
 
 UPSTREAM_WAIT = 180
 
@@ -37,7 +37,7 @@ def host_failure(conn, count, name, recover_with=None):
 
 
 def by_playbook(conn, source, fault):
-    event = event_of(conn, source, "COMPUTE_HOST", fault)
+    event = event_of(conn, source, "COMPUTE_HOST", fault, stopped)
     with tempfile.TemporaryDirectory() as timelines:
         recover(event, Path(timelines))
 

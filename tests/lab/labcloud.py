@@ -210,6 +210,11 @@ def recover(event, timelines, *extra, expect_rc=0):
     return {"output": output, "changed": int(recap.group(2)), "failed": int(recap.group(4)), "timeline": record}
 
 
+def stopped(notification):
+    """A host or process notification of a failure (STARTED ones also arrive when a recovered host comes back)."""
+    return notification.payload.get("event") == "STOPPED"
+
+
 def event_of(conn, host, kind, fault, match=lambda notification: True, timeout=180):
     """The notification a monitor sent for `host` after `fault`, once Masakari's engine has ignored it, as an event."""
     found = wait(lambda: [item for item in notifications(conn, host, kind, fault) if match(item)], timeout, 1,

@@ -22,10 +22,11 @@ Every test restores what it broke. Slow: `make test-full` only, or HASTACK_LAB_T
 import os
 import signal
 import time
+from pathlib import Path
 
 import pytest
 from labcloud import (CLOUD, active, boot, compute_service, computes, delete, event_of, evacuations, hosts, launch,
-                      podman, qemu_pid, rebuilt_on, recover, restore, restore_host, segment_host, wait)
+                      podman, qemu_pid, rebuilt_on, recover, restore, restore_host, segment_host, stopped, wait)
 
 pytestmark = pytest.mark.skipif(
     os.environ.get("HASTACK_LAB_TESTS") != "1", reason="lab recovery playbook test: run by `make test-full`"
@@ -62,6 +63,30 @@ def timelines(tmp_path):
     return tmp_path
 
 
+def kill_tree(pid):
+    """SIGKILL a process and all its descendants. Ansible's workers start their own sessions (setsid), so killing
+    the playbook's process group would leave a running module behind (host_evacuate's per-host lock covers that
+    case; this test is about a runner that died with everything it ran)."""
+    children = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    family, queue = [], [pid]
+    while queue:
+        current = queue.pop()
+        family.append(current)
+        queue.extend(children.get(current, []))
+    for member in family:
+        try:
+            os.kill(member, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    return family
+
+
 def check_timeline(conn, record, servers, target):
     """The callback's timeline agrees with Nova: every instance recorded as evacuated to where it now runs."""
     assert record["outcome"] == "recovered", record
@@ -82,14 +107,14 @@ def test_host_failure_interrupted_resumed_and_duplicate(cloud, playbook_segment,
     fault = time.time()
     podman("kill", source)
     try:
-        event = event_of(cloud, source, "COMPUTE_HOST", fault)
+        event = event_of(cloud, source, "COMPUTE_HOST", fault, stopped)
         assert event["payload"]["event"] == "STOPPED", event
         received = time.time()
 
         first = launch(event, timelines)
         wait(lambda: any(evacuations(cloud, server) for server in servers) or first.poll() is not None, 600, 0.5,
              "the first evacuation to start")
-        os.killpg(first.pid, signal.SIGKILL)  # the runner dies in the middle of the evacuations
+        kill_tree(first.pid)  # the runner dies in the middle of the evacuations, modules included
         first.wait()
         interrupted = [server.name for server in servers if evacuations(cloud, server)]
         print(f"\nfirst run killed {time.time() - fault:.1f} s after the fault, evacuations started: {interrupted}")
@@ -131,7 +156,7 @@ def test_reserved_host_recovery(cloud, playbook_segment, timelines):
     fault = time.time()
     podman("kill", source)
     try:
-        event = event_of(cloud, source, "COMPUTE_HOST", fault)
+        event = event_of(cloud, source, "COMPUTE_HOST", fault, stopped)
         record = recover(event, timelines)["timeline"]
         rebuilt_on(cloud, servers, spare, timeout=60)
         assert compute_service(cloud, spare).status == "enabled"
@@ -161,7 +186,7 @@ def test_fencing_impossible_evacuates_nothing(cloud, playbook_segment, timelines
     fault = time.time()
     podman("kill", source)
     try:
-        event = event_of(cloud, source, "COMPUTE_HOST", fault)
+        event = event_of(cloud, source, "COMPUTE_HOST", fault, stopped)
         run = recover(event, timelines, "-e", "recover_fence_timeout=30", expect_rc=2)
         output, record = run["output"], run["timeline"]
         assert f"{source} is NOT confirmed fenced" in output and "Nothing was evacuated" in output, output[-3000:]
@@ -200,7 +225,7 @@ def test_process_failure(cloud, playbook_segment, timelines):
     fault = time.time()
     try:
         podman("exec", host, "pkill", "-9", "-f", "^/usr/bin/python3 /usr/bin/nova-compute")
-        event = event_of(cloud, host, "PROCESS", fault)
+        event = event_of(cloud, host, "PROCESS", fault, stopped)
         assert event["payload"] == {"event": "STOPPED", "process_name": "nova-compute"}, event
         recover(event, timelines)
         assert compute_service(cloud, host).status == "disabled"
