@@ -54,6 +54,9 @@ def playbook_segment(cloud):
     """The lab segment handed to the playbook (disabled: Masakari's engine ignores it), as it was afterwards."""
     segment = segment_host(cloud, computes()[0])[0]
     cloud.instance_ha.update_segment(segment.uuid, is_enabled=False)
+    for host in computes():  # every compute enabled, up and out of maintenance before the first failure
+        restore_host(cloud, host)
+        assert compute_service(cloud, host).state == "up", f"{host}'s nova-compute is not up"
     yield segment
     cloud.instance_ha.update_segment(segment.uuid, is_enabled=True, recovery_method=segment.recovery_method)
 
@@ -197,6 +200,11 @@ def test_fencing_impossible_evacuates_nothing(cloud, playbook_segment, timelines
         print(f"\nfencing impossible: the run stopped {record['run']['seconds']:.0f} s after it started, nothing evacuated")
     finally:
         _set_fence_port(source, port)
+        # As an operator would: fence it now that the BMC answers (Pacemaker would, and power it off again after
+        # a power-on), then clear the failed attempt from the history.
+        controller = hosts("controllers")[0]
+        podman("exec", controller, "stonith_admin", "--fence", source, "--timeout", "120")
+        podman("exec", controller, "stonith_admin", "--cleanup", "--history", source)
         restore(cloud, source, servers)
 
 
