@@ -53,12 +53,12 @@ def cloud():
 def playbook_segment(cloud):
     """The lab segment handed to the playbook (disabled: Masakari's engine ignores it), as it was afterwards."""
     segment = segment_host(cloud, computes()[0])[0]
-    cloud.instance_ha.update_segment(segment.uuid, is_enabled=False)
+    update_segment(cloud, segment.uuid, is_enabled=False)
     for host in computes():  # every compute enabled, up and out of maintenance before the first failure
         restore_host(cloud, host)
         assert compute_service(cloud, host).state == "up", f"{host}'s nova-compute is not up"
     yield segment
-    cloud.instance_ha.update_segment(segment.uuid, is_enabled=True, recovery_method=segment.recovery_method)
+    update_segment(cloud, segment.uuid, is_enabled=True, recovery_method=segment.recovery_method)
 
 
 @pytest.fixture()
@@ -88,6 +88,19 @@ def kill_tree(pid):
         except ProcessLookupError:
             pass
     return family
+
+
+def update_segment(conn, segment_uuid, **fields):
+    """Masakari refuses (409) to change a segment while a notification of its hosts is new or running (a powered-on
+    host's STARTED notification, until the engine has ignored it): retried."""
+    import openstack  # pylint: disable=import-outside-toplevel  # from the project's venv
+
+    def updated():
+        try:
+            return conn.instance_ha.update_segment(segment_uuid, **fields)
+        except openstack.exceptions.ConflictException:
+            return None
+    return wait(updated, 120, 2, f"Masakari accepting a change of segment {segment_uuid}")
 
 
 def check_timeline(conn, record, servers, target):
@@ -152,7 +165,7 @@ def test_reserved_host_recovery(cloud, playbook_segment, timelines):
     segment = playbook_segment
     servers = active(cloud, [boot(cloud, f"{PREFIX}rh-{i}", source) for i in range(2)])
     spare_host = segment_host(cloud, spare)[1]
-    cloud.instance_ha.update_segment(segment.uuid, recovery_method="reserved_host")
+    update_segment(cloud, segment.uuid, recovery_method="reserved_host")
     cloud.instance_ha.update_host(spare_host.uuid, segment.uuid, reserved=True)
     service = compute_service(cloud, spare)
     cloud.compute.disable_service(service, spare, "nova-compute", disabled_reason="hastack test: reserved host")
@@ -170,7 +183,7 @@ def test_reserved_host_recovery(cloud, playbook_segment, timelines):
         print(f"\nreserved_host recovery: 2 instances ACTIVE on the reserved host {spare} "
               f"{record['milestones']['recovered']:.1f} s after the fault")
     finally:
-        cloud.instance_ha.update_segment(segment.uuid, recovery_method=segment.recovery_method)
+        update_segment(cloud, segment.uuid, recovery_method=segment.recovery_method)
         cloud.instance_ha.update_host(spare_host.uuid, segment.uuid, reserved=False)
         restore_host(cloud, spare)
         restore(cloud, source, servers)
