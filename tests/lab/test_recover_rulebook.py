@@ -1,0 +1,71 @@
+"""Rulebook mode on the lab (issue 8): ansible-rulebook runs on a controller as a Pacemaker resource
+(playbooks/recover_rulebook.yml), polls Masakari, and launches hastack.openstack.recover by itself.
+
+Nothing is launched by the test: the lab segment is disabled (Masakari's engine ignores it), cmp1 is killed with
+HA_Enabled instances, and the test only watches - the instances must come back ACTIVE on cmp2, and the timeline the
+callback wrote on the controller running the rulebook must agree with Nova. Needs `make lab` and
+`ansible-playbook -i inventories/lab playbooks/recover_rulebook.yml`; slow: HASTACK_LAB_TESTS=1 only.
+"""
+
+import json
+import os
+import re
+import time
+
+import pytest
+from labcloud import CLOUD, active, boot, computes, hosts, podman, rebuilt_on, restore, segment_host, wait
+
+pytestmark = pytest.mark.skipif(
+    os.environ.get("HASTACK_LAB_TESTS") != "1", reason="lab rulebook test: run by `make test-full`"
+)
+
+RESOURCE = "hastack-recover-rulebook"
+TIMELINES = "/var/lib/hastack/timelines"
+
+
+def rulebook_node():
+    """The controller Pacemaker runs the rulebook on (exactly one)."""
+    located = podman("exec", hosts("controllers")[0], "crm_resource", "--resource", RESOURCE, "--locate").stdout
+    nodes = re.findall(r"is running on: (\S+)", located)
+    assert len(nodes) == 1, located
+    return nodes[0]
+
+
+def timelines(node):
+    listing = podman("exec", node, "sh", "-c", f"ls -1 {TIMELINES}/*.json 2>/dev/null", check=False).stdout
+    return set(listing.split())
+
+
+@pytest.fixture()
+def cloud():
+    import openstack  # pylint: disable=import-outside-toplevel  # from the project's venv
+
+    conn = openstack.connect(cloud=CLOUD)
+    segment = segment_host(conn, computes()[0])[0]
+    conn.instance_ha.update_segment(segment.uuid, is_enabled=False)
+    yield conn
+    conn.instance_ha.update_segment(segment.uuid, is_enabled=True)
+
+
+def test_host_failure_recovered_by_the_rulebook(cloud):
+    node = rulebook_node()
+    before = timelines(node)
+    source, target = computes()
+    servers = active(cloud, [boot(cloud, f"hastack-ebtest-{i}", source) for i in range(2)])
+    fault = time.time()
+    podman("kill", source)
+    try:
+        rebuilt_on(cloud, servers, target, timeout=600)
+        recovered = time.time() - fault
+        new = wait(lambda: timelines(node) - before, 120, 2, "a timeline written by the rulebook's run")
+        records = [json.loads(podman("exec", node, "cat", path).stdout) for path in sorted(new)]
+        record = next(item for item in records if item["outcome"] == "recovered")
+        assert record["event"]["hostname"] == source and record["event"]["type"] == "COMPUTE_HOST", record["event"]
+        by_id = {item["id"]: item for item in record["instances"]}
+        for server in servers:
+            assert cloud.compute.get_server(server.id).compute_host == target
+            assert by_id[server.id]["target_host"] == target, by_id[server.id]
+        print(f"\nrulebook mode on {node}: 2 instances ACTIVE on {target} {recovered:.1f} s after the power loss; "
+              f"milestones {record['milestones']}")
+    finally:
+        restore(cloud, source, servers)
