@@ -237,3 +237,36 @@ def restore(conn, host, servers):
          f"nova-compute on {host} removing the evacuated guests")
     restore_host(conn, host)
     delete(conn, servers)
+
+
+RULEBOOK_RESOURCE = "hastack-recover-rulebook"
+
+
+def rulebook_node():
+    """The controller Pacemaker runs the recovery rulebook on (playbooks/recover_rulebook.yml), or None."""
+    located = podman("exec", hosts("controllers")[0], "crm_resource", "--resource", RULEBOOK_RESOURCE, "--locate",
+                     check=False).stdout
+    nodes = re.findall(r"is running on: (\S+)", located)
+    return nodes[0] if nodes else None
+
+
+def set_rulebook(started):
+    """Start or stop the rulebook's Pacemaker resource (tests that launch the playbook themselves stop it, so that
+    one failure is not recovered by two runners)."""
+    role = "Started" if started else "Stopped"
+    podman("exec", hosts("controllers")[0], "crm_resource", "--resource", RULEBOOK_RESOURCE, "--meta",
+           "--set-parameter", "target-role", "--parameter-value", role)
+    wait(lambda: bool(rulebook_node()) == started, 120, 2, f"the rulebook {role.lower()}")
+
+
+def update_segment(conn, segment_uuid, **fields):
+    """Masakari refuses (409) to change a segment while a notification of its hosts is new or running (a powered-on
+    host's STARTED notification, until the engine has ignored it): retried."""
+    import openstack  # pylint: disable=import-outside-toplevel  # from the project's venv
+
+    def updated():
+        try:
+            return conn.instance_ha.update_segment(segment_uuid, **fields)
+        except openstack.exceptions.ConflictException:
+            return None
+    return wait(updated, 120, 2, f"Masakari accepting a change of segment {segment_uuid}")

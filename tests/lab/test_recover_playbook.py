@@ -26,7 +26,8 @@ from pathlib import Path
 
 import pytest
 from labcloud import (CLOUD, active, boot, compute_service, computes, delete, event_of, evacuations, hosts, launch,
-                      podman, qemu_pid, rebuilt_on, recover, restore, restore_host, segment_host, stopped, wait)
+                      podman, qemu_pid, rebuilt_on, recover, restore, restore_host, rulebook_node,
+                      segment_host, set_rulebook, stopped, update_segment, wait)
 
 pytestmark = pytest.mark.skipif(
     os.environ.get("HASTACK_LAB_TESTS") != "1", reason="lab recovery playbook test: run by `make test-full`"
@@ -53,12 +54,17 @@ def cloud():
 def playbook_segment(cloud):
     """The lab segment handed to the playbook (disabled: Masakari's engine ignores it), as it was afterwards."""
     segment = segment_host(cloud, computes()[0])[0]
+    rulebook = rulebook_node()
+    if rulebook:  # these tests launch the playbook themselves
+        set_rulebook(False)
     update_segment(cloud, segment.uuid, is_enabled=False)
     for host in computes():  # every compute enabled, up and out of maintenance before the first failure
         restore_host(cloud, host)
         assert compute_service(cloud, host).state == "up", f"{host}'s nova-compute is not up"
     yield segment
     update_segment(cloud, segment.uuid, is_enabled=True, recovery_method=segment.recovery_method)
+    if rulebook:
+        set_rulebook(True)
 
 
 @pytest.fixture()
@@ -88,19 +94,6 @@ def kill_tree(pid):
         except ProcessLookupError:
             pass
     return family
-
-
-def update_segment(conn, segment_uuid, **fields):
-    """Masakari refuses (409) to change a segment while a notification of its hosts is new or running (a powered-on
-    host's STARTED notification, until the engine has ignored it): retried."""
-    import openstack  # pylint: disable=import-outside-toplevel  # from the project's venv
-
-    def updated():
-        try:
-            return conn.instance_ha.update_segment(segment_uuid, **fields)
-        except openstack.exceptions.ConflictException:
-            return None
-    return wait(updated, 120, 2, f"Masakari accepting a change of segment {segment_uuid}")
 
 
 def check_timeline(conn, record, servers, target):

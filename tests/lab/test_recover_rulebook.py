@@ -9,26 +9,17 @@ callback wrote on the controller running the rulebook must agree with Nova. Need
 
 import json
 import os
-import re
 import time
 
 import pytest
-from labcloud import CLOUD, active, boot, computes, hosts, podman, rebuilt_on, restore, segment_host, wait
+from labcloud import (CLOUD, active, boot, computes, podman, rebuilt_on, restore, rulebook_node, segment_host,
+                      update_segment, wait)
 
 pytestmark = pytest.mark.skipif(
     os.environ.get("HASTACK_LAB_TESTS") != "1", reason="lab rulebook test: run by `make test-full`"
 )
 
-RESOURCE = "hastack-recover-rulebook"
 TIMELINES = "/var/lib/hastack/timelines"
-
-
-def rulebook_node():
-    """The controller Pacemaker runs the rulebook on (exactly one)."""
-    located = podman("exec", hosts("controllers")[0], "crm_resource", "--resource", RESOURCE, "--locate").stdout
-    nodes = re.findall(r"is running on: (\S+)", located)
-    assert len(nodes) == 1, located
-    return nodes[0]
 
 
 def timelines(node):
@@ -42,13 +33,14 @@ def cloud():
 
     conn = openstack.connect(cloud=CLOUD)
     segment = segment_host(conn, computes()[0])[0]
-    conn.instance_ha.update_segment(segment.uuid, is_enabled=False)
+    update_segment(conn, segment.uuid, is_enabled=False)
     yield conn
-    conn.instance_ha.update_segment(segment.uuid, is_enabled=True)
+    update_segment(conn, segment.uuid, is_enabled=True)
 
 
 def test_host_failure_recovered_by_the_rulebook(cloud):
     node = rulebook_node()
+    assert node, "the rulebook does not run: ansible-playbook -i inventories/lab playbooks/recover_rulebook.yml"
     before = timelines(node)
     source, target = computes()
     servers = active(cloud, [boot(cloud, f"hastack-ebtest-{i}", source) for i in range(2)])
