@@ -1,9 +1,10 @@
 """Rulebook mode on the lab (issue 8): ansible-rulebook runs on a controller as a Pacemaker resource
 (playbooks/recover_rulebook.yml), polls Masakari, and launches hastack.openstack.recover by itself.
 
-Nothing is launched by the test: the lab segment is disabled (Masakari's engine ignores it), cmp1 is killed with
-HA_Enabled instances, and the test only watches - the instances must come back ACTIVE on cmp2, and the timeline the
-callback wrote on the controller running the rulebook must agree with Nova. Needs `make lab` and
+Nothing is launched by the tests: the lab segment is disabled (Masakari's engine ignores it) and the tests only
+watch. cmp1 killed with HA_Enabled instances: they must come back ACTIVE on cmp2, and the timeline the callback
+wrote on the controller running the rulebook must agree with Nova. A guest's QEMU killed: the instance must run
+again in a new QEMU, recorded in a VM timeline. Needs `make lab` and
 `ansible-playbook -i inventories/lab playbooks/recover_rulebook.yml`; slow: HASTACK_LAB_TESTS=1 only.
 """
 
@@ -12,8 +13,8 @@ import os
 import time
 
 import pytest
-from labcloud import (CLOUD, active, boot, computes, podman, rebuilt_on, restore, rulebook_node, segment_host,
-                      update_segment, wait)
+from labcloud import (CLOUD, active, boot, computes, delete, podman, qemu_pid, rebuilt_on, restore, rulebook_node,
+                      segment_host, update_segment, wait)
 
 pytestmark = pytest.mark.skipif(
     os.environ.get("HASTACK_LAB_TESTS") != "1", reason="lab rulebook test: run by `make test-full`"
@@ -61,3 +62,25 @@ def test_host_failure_recovered_by_the_rulebook(cloud):
               f"milestones {record['milestones']}")
     finally:
         restore(cloud, source, servers)
+
+
+def test_instance_failure_recovered_by_the_rulebook(cloud):
+    node = rulebook_node()
+    assert node, "the rulebook does not run: ansible-playbook -i inventories/lab playbooks/recover_rulebook.yml"
+    before = timelines(node)
+    host = computes()[1]
+    server = active(cloud, [boot(cloud, "hastack-ebtest-vm", host)])[0]
+    try:
+        pid = qemu_pid(host, server.instance_name)
+        fault = time.time()
+        podman("exec", host, "kill", "-9", str(pid))
+        wait(lambda: cloud.compute.get_server(server.id).status == "ACTIVE"
+             and qemu_pid(host, server.instance_name) not in (None, pid), 300, 1, "the instance ACTIVE in a new QEMU")
+        recovered = time.time() - fault
+        new = wait(lambda: timelines(node) - before, 120, 2, "a timeline written by the rulebook's run")
+        records = [json.loads(podman("exec", node, "cat", path).stdout) for path in sorted(new)]
+        record = next(item for item in records if item["event"]["type"] == "VM")
+        assert record["outcome"] == "recovered" and record["instances"][0]["id"] == server.id, record
+        print(f"\nrulebook mode, instance failure: ACTIVE in a new QEMU {recovered:.1f} s after the kill")
+    finally:
+        delete(cloud, [server])
