@@ -16,6 +16,8 @@ __metaclass__ = type
 import datetime
 from xml.sax.saxutils import escape
 
+from ansible_collections.hastack.openstack.plugins.module_utils.masakari import parse_time
+
 SCHEMA_VERSION = 1
 
 # Short action names of the modules whose results tell a phase of the recovery.
@@ -39,22 +41,10 @@ def to_epoch(value):
     """Seconds since the epoch from an epoch number or an ISO 8601 time (naive times are UTC); None if neither."""
     if value is None or value == "":
         return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    text = str(value).strip()
     try:
-        return float(text)
-    except ValueError:
-        pass
-    if text.endswith("Z"):
-        text = text[:-1] + "+00:00"
-    try:
-        moment = datetime.datetime.fromisoformat(text)
+        return parse_time(value).timestamp()
     except ValueError:
         return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=datetime.timezone.utc)
-    return moment.timestamp()
 
 
 def _event(recover_event):

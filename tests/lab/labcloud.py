@@ -1,5 +1,6 @@
 """Helpers shared by the tests against the lab cloud of inventories/lab (containers, instances, waits)."""
 
+import contextlib
 import datetime
 import json
 import os
@@ -270,3 +271,24 @@ def update_segment(conn, segment_uuid, **fields):
         except openstack.exceptions.ConflictException:
             return None
     return wait(updated, 120, 2, f"Masakari accepting a change of segment {segment_uuid}")
+
+
+# The process monitor never restarts or reports again a process it once failed to restart, until it is restarted
+# itself (upstream keeps that process in its failure list while the process runs): part of restoring a host.
+RESTART_PROCESS_MONITOR = "systemctl restart masakari-process-monitor"
+NO_RESTART_DROPIN = "/run/systemd/system/nova-compute.service.d/hastack-test.conf"
+
+
+@contextlib.contextmanager
+def nova_compute_without_systemd_restart(host, unrestartable=False):
+    """nova-compute on `host` without systemd's own Restart=, so only the process monitor can bring it back (and,
+    with `unrestartable`, masked so that the monitor cannot either); everything undone afterwards."""
+    mask = " && systemctl mask --runtime nova-compute" if unrestartable else ""
+    podman("exec", host, "sh", "-c", f"mkdir -p {os.path.dirname(NO_RESTART_DROPIN)}"
+           f" && printf '[Service]\\nRestart=no\\n' > {NO_RESTART_DROPIN} && systemctl daemon-reload{mask}"
+           f" && {RESTART_PROCESS_MONITOR}")
+    try:
+        yield host
+    finally:
+        podman("exec", host, "sh", "-c", f"rm -f {NO_RESTART_DROPIN}; systemctl unmask --runtime nova-compute;"
+               f" systemctl daemon-reload; systemctl start nova-compute; {RESTART_PROCESS_MONITOR}")

@@ -24,7 +24,8 @@ import time
 
 import pytest
 from labcloud import (CLOUD, ROOT, active, boot, compute_service, computes, delete, guests, masakari_playbook,
-                      notifications, podman, power_on, qemu_pid, restore_host, segment_host, utc, wait)
+                      notifications, nova_compute_without_systemd_restart, podman, power_on, qemu_pid, restore_host,
+                      segment_host, utc, wait)
 
 # A third-party recovery task package (entry point hastack_record_task), installed by the role for the process test.
 TASK_PLUGIN = ROOT / "tests" / "lab" / "files" / "masakari_task_plugin"
@@ -152,21 +153,11 @@ def _nova_compute_pid(host):
     return int(pids[0]) if pids else None
 
 
-# The process monitor never restarts or reports again a process it once failed to restart, until it is restarted
-# itself (upstream keeps that process in its failure list while the process runs): part of restoring a host.
-RESTART_PROCESS_MONITOR = "systemctl restart masakari-process-monitor"
-
-
 @pytest.fixture()
 def no_systemd_restart():
     """nova-compute without systemd's own Restart=, so only the process monitor can bring it back."""
-    host = computes()[1]
-    dropin = "/run/systemd/system/nova-compute.service.d/hastack-test.conf"
-    podman("exec", host, "sh", "-c", f"mkdir -p {os.path.dirname(dropin)} && printf '[Service]\\nRestart=no\\n' > {dropin}"
-           f" && systemctl daemon-reload && {RESTART_PROCESS_MONITOR}")
-    yield host
-    podman("exec", host, "sh", "-c", f"rm -f {dropin}; systemctl unmask --runtime nova-compute; systemctl daemon-reload;"
-           f" systemctl start nova-compute; {RESTART_PROCESS_MONITOR}")
+    with nova_compute_without_systemd_restart(computes()[1]) as host:
+        yield host
 
 
 def test_process_failure_restarts_then_disables_compute(cloud, no_systemd_restart):

@@ -26,8 +26,8 @@ from pathlib import Path
 
 import pytest
 from labcloud import (CLOUD, active, boot, compute_service, computes, delete, event_of, evacuations, hosts, launch,
-                      podman, qemu_pid, rebuilt_on, recover, restore, restore_host, rulebook_node,
-                      segment_host, set_rulebook, stopped, update_segment, wait)
+                      nova_compute_without_systemd_restart, podman, qemu_pid, rebuilt_on, recover, restore,
+                      restore_host, rulebook_node, segment_host, set_rulebook, stopped, update_segment, wait)
 
 pytestmark = pytest.mark.skipif(
     os.environ.get("HASTACK_LAB_TESTS") != "1", reason="lab recovery playbook test: run by `make test-full`"
@@ -233,20 +233,16 @@ def test_instance_failure(cloud, playbook_segment, timelines):
 
 def test_process_failure(cloud, playbook_segment, timelines):
     host = computes()[1]
-    dropin = "/run/systemd/system/nova-compute.service.d/hastack-test.conf"
-    podman("exec", host, "sh", "-c", f"mkdir -p {os.path.dirname(dropin)} && printf '[Service]\\nRestart=no\\n' > {dropin}"
-           " && systemctl daemon-reload && systemctl mask --runtime nova-compute && systemctl restart masakari-process-monitor")
-    fault = time.time()
     try:
-        podman("exec", host, "pkill", "-9", "-f", "^/usr/bin/python3 /usr/bin/nova-compute")
-        event = event_of(cloud, host, "PROCESS", fault, stopped)
-        assert event["payload"] == {"event": "STOPPED", "process_name": "nova-compute"}, event
-        recover(event, timelines)
-        assert compute_service(cloud, host).status == "disabled"
-        assert segment_host(cloud, host)[1].on_maintenance
-        print(f"\nprocess failure, playbook: compute service disabled {time.time() - fault:.1f} s after the kill")
+        with nova_compute_without_systemd_restart(host, unrestartable=True):
+            fault = time.time()
+            podman("exec", host, "pkill", "-9", "-f", "^/usr/bin/python3 /usr/bin/nova-compute")
+            event = event_of(cloud, host, "PROCESS", fault, stopped)
+            assert event["payload"] == {"event": "STOPPED", "process_name": "nova-compute"}, event
+            recover(event, timelines)
+            assert compute_service(cloud, host).status == "disabled"
+            assert segment_host(cloud, host)[1].on_maintenance
+            print(f"\nprocess failure, playbook: compute service disabled {time.time() - fault:.1f} s after the kill")
     finally:
-        podman("exec", host, "sh", "-c", f"rm -f {dropin}; systemctl unmask --runtime nova-compute; systemctl daemon-reload;"
-               " systemctl start nova-compute; systemctl restart masakari-process-monitor")
         wait(lambda: compute_service(cloud, host).state == "up", 300, 5, f"{host}'s nova-compute up again")
         restore_host(cloud, host)
