@@ -140,13 +140,19 @@ def build(recover_event, tasks, started, finished):
         item.get("action") in ("evacuated", "recovered") or (item.get("action") == "already_evacuated" and item.get("waited")))]
     if done and not [item for item in instances if item.get("action") == "failed"]:
         recovered_at = max(item["finished_at"] for item in done)
+    # A process failure has no instance to move: taking the host out of service (maintenance, service disabled) is
+    # its recovery.
+    if event["type"] == "PROCESS":
+        acted = [record["end"] for record in records
+                 if record["status"] == "changed" and record["action"] in (COMPUTE_SERVICE, SEGMENT_HOST)]
+        recovered_at = max(acted) if acted else None
 
     def since_fault(moment):
         return None if moment is None else round(moment - fault, 1)
 
     if failed:
         outcome = "failed"
-    elif done:
+    elif done or (event["type"] == "PROCESS" and recovered_at is not None):
         outcome = "recovered"
     else:
         outcome = "nothing_to_do"

@@ -211,6 +211,17 @@ def recover(event, timelines, *extra, expect_rc=0):
     return {"output": output, "changed": int(recap.group(2)), "failed": int(recap.group(4)), "timeline": record}
 
 
+def host_restore(host, *extra):
+    """ansible-playbook hastack.openstack.host_restore for `host`: its output and localhost's changed count."""
+    command = ["ansible-playbook", "-i", INVENTORY, "playbooks/host_restore.yml",
+               "-e", json.dumps({"recover_restore_host": host, "recover_cloud": CLOUD}), *extra]
+    env = {**os.environ, "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg")}
+    run = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800, check=False)
+    assert run.returncode == 0, (run.stdout + run.stderr)[-8000:]
+    recap = re.search(r"localhost\s+: ok=(\d+)\s+changed=(\d+)", run.stdout)
+    return {"output": run.stdout, "changed": int(recap.group(2))}
+
+
 def stopped(notification):
     """A host or process notification of a failure (STARTED ones also arrive when a recovered host comes back)."""
     return notification.payload.get("event") == "STOPPED"
@@ -260,6 +271,30 @@ def set_rulebook(started):
     wait(lambda: bool(rulebook_node()) == started, 120, 2, f"the rulebook {role.lower()}")
 
 
+@contextlib.contextmanager
+def reserved_spare(conn, spare):
+    """The segment of `spare` switched to recovery_method reserved_host with `spare` reserved and its compute service
+    disabled (as an operator keeps a reserved host); afterwards the segment's method back, `spare` unreserved, enabled
+    and out of maintenance. Yields the asserting function for after a recovery: the spare was taken into service."""
+    segment, spare_host = segment_host(conn, spare)
+    update_segment(conn, segment.uuid, recovery_method="reserved_host")
+    conn.instance_ha.update_host(spare_host.uuid, segment.uuid, reserved=True)
+    conn.compute.disable_service(compute_service(conn, spare), spare, "nova-compute",
+                                 disabled_reason="hastack test: reserved host")
+
+    def used(record):
+        assert compute_service(conn, spare).status == "enabled"
+        assert not segment_host(conn, spare)[1].reserved
+        evacuated = [item for item in record["tasks"] if item["action"] == "host_evacuate"][0]["data"]
+        assert evacuated["recovery_method_used"] == "reserved_host" and evacuated["reserved_host"] == spare, evacuated
+    try:
+        yield used
+    finally:
+        update_segment(conn, segment.uuid, recovery_method=segment.recovery_method)
+        conn.instance_ha.update_host(spare_host.uuid, segment.uuid, reserved=False)
+        restore_host(conn, spare)
+
+
 def update_segment(conn, segment_uuid, **fields):
     """Masakari refuses (409) to change a segment while a notification of its hosts is new or running (a powered-on
     host's STARTED notification, until the engine has ignored it): retried."""
@@ -280,9 +315,10 @@ NO_RESTART_DROPIN = "/run/systemd/system/nova-compute.service.d/hastack-test.con
 
 
 @contextlib.contextmanager
-def nova_compute_without_systemd_restart(host, unrestartable=False):
+def nova_compute_without_systemd_restart(host, unrestartable=False, restart_monitor=True):
     """nova-compute on `host` without systemd's own Restart=, so only the process monitor can bring it back (and,
-    with `unrestartable`, masked so that the monitor cannot either); everything undone afterwards."""
+    with `unrestartable`, masked so that the monitor cannot either); everything undone afterwards (the process
+    monitor restarted too, unless `restart_monitor` is false: restoring the host is then left to the test)."""
     mask = " && systemctl mask --runtime nova-compute" if unrestartable else ""
     podman("exec", host, "sh", "-c", f"mkdir -p {os.path.dirname(NO_RESTART_DROPIN)}"
            f" && printf '[Service]\\nRestart=no\\n' > {NO_RESTART_DROPIN} && systemctl daemon-reload{mask}"
@@ -291,4 +327,5 @@ def nova_compute_without_systemd_restart(host, unrestartable=False):
         yield host
     finally:
         podman("exec", host, "sh", "-c", f"rm -f {NO_RESTART_DROPIN}; systemctl unmask --runtime nova-compute;"
-               f" systemctl daemon-reload; systemctl start nova-compute; {RESTART_PROCESS_MONITOR}")
+               f" systemctl daemon-reload; systemctl start nova-compute"
+               + (f"; {RESTART_PROCESS_MONITOR}" if restart_monitor else ""))

@@ -15,19 +15,23 @@ act - and the playbook is launched with the notification's fields, as the rulebo
   confirmed fenced, and nothing is evacuated or forced down.
 - Instance failure (kill -9 of QEMU) and process failure (nova-compute killed, its restart made to fail) through the
   same playbook.
+- hastack.openstack.host_restore brings the host back after a process failure (process monitor restarted) and after
+  a host failure (powered on through its fence device, service forced up and enabled, a new instance lands there).
 
 Every test restores what it broke. Slow: `make test-full` only, or HASTACK_LAB_TESTS=1.
 """
 
 import os
+import re
 import signal
 import time
 from pathlib import Path
 
 import pytest
-from labcloud import (CLOUD, active, boot, compute_service, computes, delete, event_of, evacuations, hosts, launch,
-                      nova_compute_without_systemd_restart, podman, qemu_pid, rebuilt_on, recover, restore,
-                      restore_host, rulebook_node, segment_host, set_rulebook, stopped, update_segment, wait)
+from labcloud import (CLOUD, RESTART_PROCESS_MONITOR, active, boot, compute_service, computes, delete, event_of,
+                      evacuations, guests, host_restore, hosts, launch, nova_compute_without_systemd_restart, podman,
+                      qemu_pid, rebuilt_on, recover, reserved_spare, restore, restore_host, rulebook_node, segment_host,
+                      set_rulebook, stopped, update_segment, wait)
 
 pytestmark = pytest.mark.skipif(
     os.environ.get("HASTACK_LAB_TESTS") != "1", reason="lab recovery playbook test: run by `make test-full`"
@@ -155,30 +159,19 @@ def test_host_failure_interrupted_resumed_and_duplicate(cloud, playbook_segment,
 
 def test_reserved_host_recovery(cloud, playbook_segment, timelines):
     source, spare = computes()
-    segment = playbook_segment
     servers = active(cloud, [boot(cloud, f"{PREFIX}rh-{i}", source) for i in range(2)])
-    spare_host = segment_host(cloud, spare)[1]
-    update_segment(cloud, segment.uuid, recovery_method="reserved_host")
-    cloud.instance_ha.update_host(spare_host.uuid, segment.uuid, reserved=True)
-    service = compute_service(cloud, spare)
-    cloud.compute.disable_service(service, spare, "nova-compute", disabled_reason="hastack test: reserved host")
-    fault = time.time()
-    podman("kill", source)
     try:
-        event = event_of(cloud, source, "COMPUTE_HOST", fault, stopped)
-        record = recover(event, timelines)["timeline"]
-        rebuilt_on(cloud, servers, spare, timeout=60)
-        assert compute_service(cloud, spare).status == "enabled"
-        assert not segment_host(cloud, spare)[1].reserved
-        check_timeline(cloud, record, servers, spare)
-        evacuated = [item for item in record["tasks"] if item["action"] == "host_evacuate"][0]["data"]
-        assert evacuated["recovery_method_used"] == "reserved_host" and evacuated["reserved_host"] == spare, evacuated
-        print(f"\nreserved_host recovery: 2 instances ACTIVE on the reserved host {spare} "
-              f"{record['milestones']['recovered']:.1f} s after the fault")
+        with reserved_spare(cloud, spare) as spare_used:
+            fault = time.time()
+            podman("kill", source)
+            event = event_of(cloud, source, "COMPUTE_HOST", fault, stopped)
+            record = recover(event, timelines)["timeline"]
+            rebuilt_on(cloud, servers, spare, timeout=60)
+            spare_used(record)
+            check_timeline(cloud, record, servers, spare)
+            print(f"\nreserved_host recovery: 2 instances ACTIVE on the reserved host {spare} "
+                  f"{record['milestones']['recovered']:.1f} s after the fault")
     finally:
-        update_segment(cloud, segment.uuid, recovery_method=segment.recovery_method)
-        cloud.instance_ha.update_host(spare_host.uuid, segment.uuid, reserved=False)
-        restore_host(cloud, spare)
         restore(cloud, source, servers)
 
 
@@ -231,10 +224,18 @@ def test_instance_failure(cloud, playbook_segment, timelines):
         delete(cloud, [server])
 
 
-def test_process_failure(cloud, playbook_segment, timelines):
+def monitor_pid(host):
+    return podman("exec", host, "systemctl", "show", "--value", "--property", "MainPID",
+                  "masakari-process-monitor").stdout.strip()
+
+
+def test_process_failure_and_restore(cloud, playbook_segment, timelines):
+    """Process failure through the playbook, then the repaired host back with hastack.openstack.host_restore: the
+    service enabled and the process monitor restarted (upstream's never watches a process again it gave up on)."""
     host = computes()[1]
+    restored = False
     try:
-        with nova_compute_without_systemd_restart(host, unrestartable=True):
+        with nova_compute_without_systemd_restart(host, unrestartable=True, restart_monitor=False):
             fault = time.time()
             podman("exec", host, "pkill", "-9", "-f", "^/usr/bin/python3 /usr/bin/nova-compute")
             event = event_of(cloud, host, "PROCESS", fault, stopped)
@@ -243,6 +244,61 @@ def test_process_failure(cloud, playbook_segment, timelines):
             assert compute_service(cloud, host).status == "disabled"
             assert segment_host(cloud, host)[1].on_maintenance
             print(f"\nprocess failure, playbook: compute service disabled {time.time() - fault:.1f} s after the kill")
+        monitor = monitor_pid(host)  # nova-compute repaired and started again (leaving the block)
+        started = time.time()
+        run = host_restore(host)
+        service = compute_service(cloud, host)
+        assert service.status == "enabled" and service.state == "up" and not service.is_forced_down, service
+        assert not segment_host(cloud, host)[1].on_maintenance
+        assert monitor_pid(host) not in ("0", monitor), "the process monitor was not restarted"
+        restored = True
+        print(f"host_restore after the process failure: {time.time() - started:.1f} s, changed={run['changed']}")
+        assert host_restore(host)["changed"] == 0, "a second host_restore changed something"
     finally:
-        wait(lambda: compute_service(cloud, host).state == "up", 300, 5, f"{host}'s nova-compute up again")
-        restore_host(cloud, host)
+        if not restored:
+            podman("exec", host, "sh", "-c", RESTART_PROCESS_MONITOR)
+            wait(lambda: compute_service(cloud, host).state == "up", 300, 5, f"{host}'s nova-compute up again")
+            restore_host(cloud, host)
+
+
+def remote_online(host):
+    status = podman("exec", hosts("controllers")[0], "crm_mon", "-1", "--output-as=xml").stdout
+    return re.search(rf'<node name="{host}" [^>]*online="true"[^>]*unclean="false"', status) is not None
+
+
+def test_host_restore_after_host_failure(cloud, playbook_segment, timelines):
+    """A fenced, evacuated host brought back by hastack.openstack.host_restore alone: powered on through its fence
+    device, the evacuated guests removed by its nova-compute, service forced up and enabled, out of maintenance,
+    a new instance scheduled onto it; a second run changes nothing."""
+    source, target = computes()
+    servers = active(cloud, [boot(cloud, f"{PREFIX}restore", source)])
+    probe = []
+    restored = False
+    fault = time.time()
+    podman("kill", source)
+    try:
+        event = event_of(cloud, source, "COMPUTE_HOST", fault, stopped)
+        recover(event, timelines)
+        rebuilt_on(cloud, servers, target, timeout=60)
+        assert podman("inspect", "--format", "{{.State.Running}}", source).stdout.strip() == "false"
+        started = time.time()
+        run = host_restore(source)
+        seconds = time.time() - started
+        assert run["changed"] > 0, run["output"][-3000:]
+        assert podman("inspect", "--format", "{{.State.Running}}", source).stdout.strip() == "true"
+        assert remote_online(source), f"Pacemaker does not see {source} online"
+        service = compute_service(cloud, source)
+        assert service.status == "enabled" and service.state == "up" and not service.is_forced_down, service
+        assert not segment_host(cloud, source)[1].on_maintenance
+        assert not {server.instance_name for server in servers} & guests(source), "an evacuated guest is still there"
+        restored = True
+        probe = active(cloud, [boot(cloud, f"{PREFIX}restore-probe", source)])
+        assert cloud.compute.get_server(probe[0].id).compute_host == source
+        print(f"\nhost_restore: {source} powered on, back in service and scheduling {seconds:.1f} s after it started")
+        assert host_restore(source)["changed"] == 0, "a second host_restore changed something"
+    finally:
+        delete(cloud, probe)
+        if restored:
+            delete(cloud, servers)
+        else:
+            restore(cloud, source, servers)

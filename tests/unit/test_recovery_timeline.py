@@ -114,6 +114,19 @@ def test_instance_restart_counts_as_recovered():
     assert record["milestones"]["recovered"] == 9.0
 
 
+def test_a_process_failure_is_recovered_by_taking_the_host_out_of_service():
+    event = {"type": "PROCESS", "hostname": "cmp2", "payload": {"event": "STOPPED", "process_name": "nova-compute"}}
+    acted = [task("Maintenance", "hastack.openstack.segment_host", 1, 2, "changed",
+                  {"host": {"name": "cmp2", "on_maintenance": True, "reserved": False}}),
+             task("Disable", "hastack.openstack.compute_service", 2, 63, "changed",
+                  {"service": {"host": "cmp2", "binary": "nova-compute", "status": "disabled", "state": "up",
+                               "forced_down": False}})]
+    record = timeline.build(event, acted, FAULT, FAULT + 64)
+    assert record["outcome"] == "recovered" and record["milestones"]["recovered"] == 63.0
+    unchanged = [dict(item, status="ok") for item in acted]
+    assert timeline.build(event, unchanged, FAULT, FAULT + 64)["outcome"] == "nothing_to_do"
+
+
 def test_svg_has_a_bar_per_task_and_instance_and_the_milestones():
     record = timeline.build(dict(EVENT, generated_time=FAULT),
                             host_run([instance("vm1", "evacuated", 14, 30), instance("vm<2>", "evacuated", 14, 38)]),
