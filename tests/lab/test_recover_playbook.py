@@ -29,9 +29,9 @@ from pathlib import Path
 
 import pytest
 from labcloud import (CLOUD, RESTART_PROCESS_MONITOR, active, boot, compute_service, computes, delete, event_of,
-                      evacuations, guests, host_restore, hosts, launch, nova_compute_without_systemd_restart, podman,
-                      qemu_pid, rebuilt_on, recover, reserved_spare, restore, restore_host, rulebook_node, segment_host,
-                      set_rulebook, stopped, update_segment, wait)
+                      evacuations, guests, host_restore, hosts, launch, notifications,
+                      nova_compute_without_systemd_restart, podman, qemu_pid, rebuilt_on, recover, reserved_spare,
+                      restore, restore_host, rulebook_node, segment_host, set_rulebook, stopped, update_segment, wait)
 
 pytestmark = pytest.mark.skipif(
     os.environ.get("HASTACK_LAB_TESTS") != "1", reason="lab recovery playbook test: run by `make test-full`"
@@ -227,6 +227,41 @@ def test_instance_failure(cloud, playbook_segment, timelines):
 def monitor_pid(host):
     return podman("exec", host, "systemctl", "show", "--value", "--property", "MainPID",
                   "masakari-process-monitor").stdout.strip()
+
+
+def test_nothing_done_while_the_engine_has_not_ignored_the_notification(cloud, playbook_segment, timelines):
+    """Masakari's engine stopped on every controller: the VM notification stays `new`, and upstream's periodic task
+    would process it later regardless of the disabled segment. The playbook must not act on it (the engine and the
+    playbook never both act); once the engines run again, the notification is theirs."""
+    host = computes()[1]
+    controllers = hosts("controllers")
+    server = active(cloud, [boot(cloud, f"{PREFIX}engine", host)])[0]
+    found = None
+    try:
+        for controller in controllers:
+            podman("exec", controller, "systemctl", "stop", "masakari-engine")
+        pid = qemu_pid(host, server.instance_name)
+        fault = time.time()
+        podman("exec", host, "kill", "-9", str(pid))
+        found = wait(lambda: [item for item in notifications(cloud, host, "VM", fault)
+                              if item.payload.get("instance_uuid") == server.id], 180, 1, "the VM notification")[0]
+        assert cloud.instance_ha.get_notification(found.notification_uuid).status == "new"
+        event = {"type": "VM", "hostname": host, "payload": found.payload, "generated_time": found.generated_time,
+                 "id": found.notification_uuid}
+        run = recover(event, timelines, "-e", "recover_engine_timeout=10", expect_rc=2)
+        assert "is still new after 10 s" in run["output"] and "this run does nothing" in run["output"], \
+            run["output"][-3000:]
+        assert run["timeline"]["outcome"] == "failed" and not run["timeline"]["instances"], run["timeline"]
+        assert qemu_pid(host, server.instance_name) is None, "the playbook restarted the instance"
+        print("\nengine down: the playbook left the `new` notification alone")
+    finally:
+        for controller in controllers:
+            podman("exec", controller, "systemctl", "start", "masakari-engine")
+        if found:
+            status = wait(lambda: (s := cloud.instance_ha.get_notification(found.notification_uuid).status) != "new"
+                          and s, 400, 5, "the engines taking up the notification")
+            print(f"engines started again: the notification ended {status}")
+        delete(cloud, [server])
 
 
 def test_process_failure_and_restore(cloud, playbook_segment, timelines):
