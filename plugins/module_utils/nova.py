@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: hastack.openstack contributors
 # Apache License 2.0 (see galaxy.yml)
-"""Nova (compute) helpers shared by the compute_service, host_evacuate and instance_recover modules.
+"""Nova (compute) helpers shared by the compute_service, host_evacuate, instance_recover and instance_migrate modules.
 
 Facts of the Nova API these helpers build on (upstream nova, api/openstack/compute/ and compute/api.py):
 
@@ -17,7 +17,21 @@ Facts of the Nova API these helpers build on (upstream nova, api/openstack/compu
   compute restarts and cleans up;
 - ``os-resetState`` is sent as a raw action: openstacksdk's ``reset_server_state`` (up to at least 4.22)
   sends a resume instead of the reset it names;
-- a lock reason (``locked_reason``) exists from 2.73 on.
+- a lock reason (``locked_reason``) exists from 2.73 on;
+- live migration (``os-migrateLive``, api/openstack/compute/migrate_server.py and its schema): from 2.25 the body
+  is ``host`` (a name or null: the scheduler's choice) and ``block_migration`` (a boolean or ``auto``: Nova picks
+  block migration when the instance's disks are not on shared storage), both required. From 2.30 to 2.67 an
+  optional ``force`` bypasses the scheduler for a given host; without it a given host is only a hint the
+  scheduler's filters check (before 2.30 a given host is always forced); 2.68 removed ``force``. From 2.34 the
+  pre-checks run asynchronously in the conductor: the API answers 202 at once and a refused destination (no
+  valid host, compute down, incompatible hypervisor...) shows only as migration status ``error`` with the
+  instance still active on its host. Nova accepts an active or paused instance without a task (else 409); the
+  API sets task_state ``migrating`` before it answers. The migration record (``migration_type``
+  live-migration) goes accepted, queued, preparing, running, completed; a failed one ends ``error`` (pre-checks,
+  the destination's preparation, an unexpected failure that leaves the instance in ERROR) or ``failed`` (the
+  hypervisor's migration failed and was rolled back: the instance stays active on its host) or ``cancelled``
+  (aborted). The instance's host changes before the record turns completed. Sent here with microversion 2.53,
+  the one the other helpers use: past 2.30 (never forced, ``force`` is not sent) and 2.34, before 2.68.
 
 Waits use ``CLOCK``, so the unit tests can replace time with the fake API's clock.
 """
@@ -38,6 +52,11 @@ SERVICE_MICROVERSION = "2.53"
 # Up to 2.94 an evacuated instance keeps its state (active stays active); 2.95+ leaves it stopped.
 EVACUATE_MICROVERSION = "2.53"
 LOCKED_REASON_MICROVERSION = "2.73"
+# 2.30+: a given host goes through the scheduler (no force); 2.34+: asynchronous pre-checks; before 2.68.
+LIVE_MIGRATE_MICROVERSION = "2.53"
+LIVE_MIGRATION_TYPE = "live-migration"
+LIVE_MIGRATION_FAILED = ("error", "failed", "cancelled")
+LIVE_MIGRATION_DONE = ("completed", "done")
 COMPUTE_BINARY = "nova-compute"
 
 SERVICE_FIELDS = ("id", "host", "binary", "status", "state", "forced_down", "disabled_reason", "zone", "updated_at")
@@ -138,6 +157,13 @@ def evacuate(proxy, server_id, host=None):
     choice of host unless ``host`` is given (checked by the scheduler, not forced)."""
     body = {} if host is None else {"host": host}
     return server_action(proxy, server_id, {"evacuate": body}, microversion=EVACUATE_MICROVERSION)
+
+
+def live_migrate(proxy, server_id, host=None, block_migration="auto"):
+    """Live-migrate with microversion 2.53: to ``host`` as checked by the scheduler (never forced), or to the
+    scheduler's choice; ``block_migration`` True, False or "auto". Nova answers 202 and migrates asynchronously."""
+    body = {"host": host, "block_migration": block_migration}
+    return server_action(proxy, server_id, {"os-migrateLive": body}, microversion=LIVE_MIGRATE_MICROVERSION)
 
 
 def lock(proxy, server_id, reason=None):
@@ -246,6 +272,13 @@ def evacuations_from(proxy, source_host, server_id=None):
             continue
         by_server.setdefault(record["server_id"], []).append(record)
     return dict((key, _newest(records)) for key, records in by_server.items())
+
+
+def live_migrations(proxy, server_id):
+    """The live-migration records of one server, as dicts, oldest first."""
+    records = [migration_to_dict(m) for m in proxy.migrations(server_id=server_id, migration_type=LIVE_MIGRATION_TYPE)]
+    records = [r for r in records if r["server_id"] == server_id]
+    return sorted(records, key=lambda m: (m["created_at"] or "", m["id"] if isinstance(m["id"], int) else 0))
 
 
 def host_aggregates(proxy, host):

@@ -21,6 +21,7 @@ act - and the playbook is launched with the notification's fields, as the rulebo
 Every test restores what it broke. Slow: `make test-full` only, or HASTACK_LAB_TESTS=1.
 """
 
+import json
 import os
 import re
 import signal
@@ -304,7 +305,8 @@ def remote_online(host):
 def test_host_restore_after_host_failure(cloud, playbook_segment, timelines):
     """A fenced, evacuated host brought back by hastack.openstack.host_restore alone: powered on through its fence
     device, the evacuated guests removed by its nova-compute, service forced up and enabled, out of maintenance,
-    a new instance scheduled onto it; a second run changes nothing."""
+    the evacuated instance live-migrated back (recover_restore_move_back), a new instance scheduled onto it; a
+    second run changes nothing."""
     source, target = computes()
     servers = active(cloud, [boot(cloud, f"{PREFIX}restore", source)])
     probe = []
@@ -317,7 +319,8 @@ def test_host_restore_after_host_failure(cloud, playbook_segment, timelines):
         rebuilt_on(cloud, servers, target, timeout=60)
         assert podman("inspect", "--format", "{{.State.Running}}", source).stdout.strip() == "false"
         started = time.time()
-        run = host_restore(source)
+        move_back = ["-e", json.dumps({"recover_restore_move_back": [server.id for server in servers]})]
+        run = host_restore(source, *move_back)
         seconds = time.time() - started
         assert run["changed"] > 0, run["output"][-3000:]
         assert podman("inspect", "--format", "{{.State.Running}}", source).stdout.strip() == "true"
@@ -325,12 +328,17 @@ def test_host_restore_after_host_failure(cloud, playbook_segment, timelines):
         service = compute_service(cloud, source)
         assert service.status == "enabled" and service.state == "up" and not service.is_forced_down, service
         assert not segment_host(cloud, source)[1].on_maintenance
-        assert not {server.instance_name for server in servers} & guests(source), "an evacuated guest is still there"
+        for server in servers:  # moved back, running on the source again
+            moved = cloud.compute.get_server(server.id)
+            assert moved.compute_host == source and moved.status == "ACTIVE", (moved.compute_host, moved.status)
+        assert {server.instance_name for server in servers} <= guests(source)
+        assert not {server.instance_name for server in servers} & guests(target), "a migrated guest is left behind"
         restored = True
         probe = active(cloud, [boot(cloud, f"{PREFIX}restore-probe", source)])
         assert cloud.compute.get_server(probe[0].id).compute_host == source
-        print(f"\nhost_restore: {source} powered on, back in service and scheduling {seconds:.1f} s after it started")
-        assert host_restore(source)["changed"] == 0, "a second host_restore changed something"
+        print(f"\nhost_restore: {source} powered on, back in service, its instance live-migrated back, "
+              f"{seconds:.1f} s after it started")
+        assert host_restore(source, *move_back)["changed"] == 0, "a second host_restore changed something"
     finally:
         delete(cloud, probe)
         if restored:

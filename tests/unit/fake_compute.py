@@ -1,10 +1,11 @@
 """An in-memory Nova compute API, answered through openstacksdk's own Connection and compute Proxy.
 
 This fake is a unit-test stand-in for the real Nova API, used by the unit tests of the compute modules
-(compute_service, host_evacuate, instance_recover) in this directory only; the modules run against a real
-Nova in the lab. What it knows of the API was read from upstream nova (api/openstack/compute/services.py,
-evacuate.py, lock_server.py, admin_actions.py, migrations.py, servers.py, aggregates.py and their
-schemas/, api/openstack/common.py, compute/api.py, compute/manager.py, conductor/manager.py):
+(compute_service, host_evacuate, instance_recover, instance_migrate) in this directory only; the modules run
+against a real Nova in the lab. What it knows of the API was read from upstream nova (api/openstack/compute/
+services.py, evacuate.py, lock_server.py, admin_actions.py, migrate_server.py, migrations.py, servers.py,
+aggregates.py and their schemas/, api/openstack/common.py, compute/api.py, compute/manager.py,
+conductor/manager.py, conductor/tasks/live_migrate.py; nova 31.0.0, 2025.1):
 
 - microversions: a request carries one (no header means 2.1); one above the API's maximum is a 406. The
   API's maximum is a constructor argument, so older clouds can be modelled;
@@ -38,6 +39,24 @@ schemas/, api/openstack/common.py, compute/api.py, compute/manager.py, conductor
   migration ``error``, instance vm_state error), goes ``pre-migrating`` with the instance moved to the
   destination (host and hypervisor_hostname), then after ``evacuation_seconds`` ``done`` (or ``failed``
   with the instance in error, for servers in ``fail_rebuild``; ``stuck_rebuild`` never finishes);
+- ``os-migrateLive`` (202, no body; schemas migrate_live, _v2_25, _v2_30, _v2_68): up to 2.24 the body keys are
+  ``host``, ``block_migration`` and ``disk_over_commit`` (booleans), all required; from 2.25 ``host`` and
+  ``block_migration`` (a boolean or ``auto``), both required, ``disk_over_commit`` is gone (400); ``force``
+  (boolean) is accepted from 2.30 to 2.67 only, and ``force`` without a host is a 400. ``host`` is a host name
+  or null. Any other key is a 400. The instance must be active or paused without a task (409, checked before the
+  host), a given host must have a compute node (400 "Compute host X could not be found."). The API sets
+  task_state ``migrating`` and answers; before 2.30 a given host is forced (the scheduler is bypassed), from
+  2.30 on it is only checked by the scheduler unless ``force``. From 2.34 the conductor's work is asynchronous;
+  before, its pre-check failures are the API's 400. The conductor records a ``live-migration`` migration
+  (``accepted``, ``dest_compute`` the forced host or null), then after ``scheduling_seconds`` picks the
+  destination as for an evacuation (the requested host if it is an enabled, up compute with room other than
+  the source; else the least loaded such host). None, a down source compute, an instance not running, a forced
+  host equal to the source: migration ``error``, the instance keeps its vm_state, task cleared. Otherwise the
+  migration gets its destination and goes ``queued``, ``preparing`` (1 s later), ``running`` (1 s later); after
+  ``live_migration_seconds`` the instance is on the destination (host and hypervisor_hostname), task cleared,
+  and 1 s later the migration is ``completed``. Test hooks: servers in ``fail_live_migration`` are rolled back
+  instead (migration ``failed``, the instance active on its source), in ``crash_live_migration`` end in ERROR
+  on the source (migration ``error``), in ``stuck_live_migration`` stay ``running`` for ever;
 - ``GET /os-migrations``: filters ``instance_uuid``, ``source_compute``, ``migration_type``, ``status``,
   ``host``; ``uuid`` from 2.59 on;
 - ``GET /os-aggregates`` and the ``add_host`` action (unknown compute host 404, already a member 409).
@@ -87,7 +106,7 @@ _STATUS = {
     ERROR: dict(default="ERROR", rebuilding="REBUILD", rebuild_block_device_mapping="REBUILD",
                 rebuild_spawning="REBUILD"),
     RESIZED: dict(default="VERIFY_RESIZE"),
-    PAUSED: dict(default="PAUSED"),
+    PAUSED: dict(default="PAUSED", migrating="MIGRATING"),
     SUSPENDED: dict(default="SUSPENDED"),
     RESCUED: dict(default="RESCUE"),
     "building": dict(default="BUILD"),
@@ -123,12 +142,13 @@ class FakeNovaAPI:
     """Server side: state and rules of the parts of Nova's compute API the modules use."""
 
     def __init__(self, max_microversion="2.96", project="admin-project", evacuation_seconds=20, power_seconds=3,
-                 scheduling_seconds=1, rpc_response_timeout=60, hold_rebuilds=0):
+                 scheduling_seconds=1, rpc_response_timeout=60, hold_rebuilds=0, live_migration_seconds=10):
         self.max_microversion = version(max_microversion)
         self.project = project  # the project of the token the modules use
         self.evacuation_seconds = evacuation_seconds
         self.power_seconds = power_seconds
         self.scheduling_seconds = scheduling_seconds
+        self.live_migration_seconds = live_migration_seconds
         self.rpc_response_timeout = rpc_response_timeout
         self.lock = threading.RLock()
         self.clock = EPOCH
@@ -140,6 +160,9 @@ class FakeNovaAPI:
         self.rpc_timeouts = []  # hosts an RPC call blocked on
         self.fail_rebuild = set()  # server ids whose rebuild on the destination fails
         self.stuck_rebuild = set()  # server ids whose rebuild never finishes
+        self.fail_live_migration = set()  # server ids whose live migration fails and is rolled back
+        self.crash_live_migration = set()  # server ids whose live migration fails and leaves them in ERROR
+        self.stuck_live_migration = set()  # server ids whose live migration never finishes
         self.max_in_flight = 0  # most evacuations unfinished at one time
         # Tests of parallelism: the rebuilds of the first ``hold_rebuilds`` evacuations wait until that many were
         # accepted, so that reaching that many at once does not depend on how the client's threads are scheduled.
@@ -425,7 +448,7 @@ class FakeNovaAPI:
         action, argument = next(iter(body.items()))
         handler = {
             "os-stop": self._stop, "os-start": self._start, "lock": self._lock, "unlock": self._unlock,
-            "os-resetState": self._reset_state, "evacuate": self._evacuate,
+            "os-resetState": self._reset_state, "evacuate": self._evacuate, "os-migrateLive": self._migrate_live,
         }.get(action)
         if handler is None:
             raise NovaError(400, "There is no such action: %s" % action)
@@ -509,10 +532,10 @@ class FakeNovaAPI:
                     lambda: self._schedule(server, migration, host, force, original, target_state))
         return 200, None
 
-    def _new_migration(self, server, dest):
+    def _new_migration(self, server, dest, migration_type="evacuation"):
         record = dict(id=next(self._ids), uuid=str(uuid.uuid4()), status="accepted", instance_uuid=server["id"],
                       source_compute=server["host"], source_node=server["node"], dest_compute=dest, dest_host=None,
-                      dest_node=None, migration_type="evacuation", created_at=self._timestamp(), updated_at=None,
+                      dest_node=None, migration_type=migration_type, created_at=self._timestamp(), updated_at=None,
                       old_instance_type_id=1, new_instance_type_id=1)
         self.migrations.append(record)
         return record
@@ -555,6 +578,118 @@ class FakeNovaAPI:
             self._held.append(finish)
         else:
             self._later(self.evacuation_seconds, finish)
+
+    # --- live migration -----------------------------------------------------------------------------------------
+
+    def _migrate_live(self, server, argument, microversion):
+        if microversion < (2, 25):
+            allowed = required = ("block_migration", "disk_over_commit", "host")
+        else:
+            required = ("block_migration", "host")
+            allowed = required + (("force",) if (2, 30) <= microversion < (2, 68) else ())
+        self._check_keys("os-migrateLive", argument, allowed)
+        missing = [key for key in required if key not in argument]
+        if missing:
+            raise NovaError(400, "Invalid input for field/attribute os-migrateLive. Value: %r. %r is a required "
+                            "property" % (argument, missing[0]))
+        host = argument["host"]
+        if host is not None and not (isinstance(host, str) and _HOST_NAME.match(host)):
+            raise NovaError(400, "Invalid input for field/attribute host. Value: %r. %r is not a 'fqdn'" % (host, host))
+        block_migration = argument["block_migration"]
+        if not (_api_boolean(block_migration) or (microversion >= (2, 25) and block_migration == "auto")):
+            raise NovaError(400, "Invalid input for field/attribute block_migration. Value: %r. %r is not one of "
+                            "the allowed values" % (block_migration, block_migration))
+        if microversion < (2, 25) and not _api_boolean(argument["disk_over_commit"]):
+            raise NovaError(400, "Invalid input for field/attribute disk_over_commit. Value: %r."
+                            % (argument["disk_over_commit"],))
+        force = argument.get("force", False)
+        if "force" in argument and not _api_boolean(force):
+            raise NovaError(400, "Invalid input for field/attribute force. Value: %r." % (force,))
+        force = _truthy(force)
+        if force and not host:
+            raise NovaError(400, "Can't force to a non-provided destination")
+        # compute/api.py live_migrate: @check_instance_state(vm_state=[ACTIVE, PAUSED], task_state=[None]) comes
+        # before the look-up of the host's compute node.
+        self._check_state("os-migrateLive", server, (ACTIVE, PAUSED))
+        if host is not None and self.compute_service(host) is None:
+            raise NovaError(400, "Compute host %s could not be found." % host)
+        forced = host is not None and (microversion < (2, 30) or force)
+        server.update(task_state="migrating", updated=self._timestamp())
+        if microversion >= (2, 34):
+            # The API casts to the conductor: its migration record appears with the next request.
+            self._later(0, lambda: self._live_migration_task(server, host, forced, synchronous=False))
+        else:
+            self._live_migration_task(server, host, forced, synchronous=True)
+        return 202, None
+
+    def _live_migration_task(self, server, host, forced, synchronous):
+        """The conductor's LiveMigrationTask: a migration record, the destination's choice and checks."""
+        migration = self._new_migration(server, host if forced else None, migration_type="live-migration")
+        source = server["host"]
+        source_service = self.compute_service(source)
+
+        def refuse(message):
+            # ComputeTaskManager._live_migrate: the instance keeps its vm_state, its task is cleared.
+            migration.update(status="error", updated_at=self._timestamp())
+            server.update(task_state=None, updated=self._timestamp())
+            if synchronous:
+                raise NovaError(400, message)
+
+        if server["power_state"] not in (POWER["running"], POWER["paused"]):
+            return refuse("Instance %s is not running." % server["id"])
+        if source_service is None or not self.service_is_up(source_service):
+            return refuse("Compute service of %s is unavailable at this time." % source)
+        if forced:
+            destination = self.compute_service(host)
+            if host == source:
+                return refuse("Unable to migrate instance (%s) to current host (%s)." % (server["id"], source))
+            if not self.service_is_up(destination):
+                return refuse("Compute service of %s is unavailable at this time." % host)
+            return self._live_migration_scheduled(server, migration, destination)
+
+        def schedule():
+            candidates = [s for s in self.services.values() if self._usable(s, source)]
+            if host is not None:
+                candidates = [s for s in candidates if s["host"] == host]
+            candidates.sort(key=lambda s: (self._load(s["host"]), s["host"]))
+            if not candidates:
+                return refuse("No valid host was found. ")
+            return self._live_migration_scheduled(server, migration, candidates[0])
+
+        if synchronous:
+            return schedule()
+        self._later(self.scheduling_seconds, schedule)
+        return None
+
+    def _live_migration_scheduled(self, server, migration, destination):
+        """The source compute's live_migration and the hypervisor's work, on the fake clock."""
+        migration.update(status="queued", dest_compute=destination["host"], dest_node=destination["node"],
+                         source_node=server["node"], dest_host="192.0.2.%d" % (destination["id"] % 250),
+                         updated_at=self._timestamp())
+
+        def status(value):
+            return lambda: migration.update(status=value, updated_at=self._timestamp())
+
+        def finish():
+            if server["id"] in self.stuck_live_migration:
+                return
+            if server["id"] in self.fail_live_migration:
+                # _rollback_live_migration: back to running on the source, migration failed.
+                server.update(task_state=None, updated=self._timestamp())
+                migration.update(status="failed", updated_at=self._timestamp())
+                return
+            if server["id"] in self.crash_live_migration:
+                migration.update(status="error", updated_at=self._timestamp())
+                server.update(vm_state=ERROR, task_state=None, updated=self._timestamp())
+                return
+            # post_live_migration_at_destination moves the instance; the source then completes the migration.
+            server.update(host=destination["host"], node=destination["node"], task_state=None,
+                          updated=self._timestamp())
+            self._later(1, status("completed"))
+
+        self._later(1, status("preparing"))
+        self._later(2, status("running"))
+        self._later(2 + self.live_migration_seconds, finish)
 
     # --- endpoints: migrations, aggregates ------------------------------------------------------------------
 
@@ -622,6 +757,17 @@ class FakeNovaAPI:
 
 def _truthy(value):
     return str(value).lower() in ("1", "true", "t", "yes", "y", "on")
+
+
+# nova.api.validation.parameter_types.boolean: these values, booleans and strings.
+_API_BOOLEANS = (True, "True", "TRUE", "true", "1", "ON", "On", "on", "YES", "Yes", "yes",
+                 False, "False", "FALSE", "false", "0", "OFF", "Off", "off", "NO", "No", "no")
+# parameter_types.fqdn (host names): letters, digits, dots, hyphens, underscores; at most 255 characters.
+_HOST_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,255}$")
+
+
+def _api_boolean(value):
+    return any(value is choice or (isinstance(value, str) and value == choice) for choice in _API_BOOLEANS)
 
 
 # --- client side: openstacksdk's real Connection over a session that answers in memory ------------------------
