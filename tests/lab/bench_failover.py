@@ -17,8 +17,8 @@ import time
 from pathlib import Path
 
 import openstack
-from labcloud import (CLOUD, active, boot, computes, delete, event_of, masakari_playbook, podman, rebuilt_on, recover,
-                      restore, rulebook_node, segment_host, stopped, update_segment)
+from labcloud import (CLOUD, active, boot, computes, delete, event_of, masakari_playbook, power_loss,
+                      rebuilt_on, recover, restore, rulebook_node, segment_host, stopped, update_segment)
 
 UPSTREAM_WAIT = 180
 
@@ -26,8 +26,7 @@ UPSTREAM_WAIT = 180
 def host_failure(conn, count, name, recover_with=None):
     source, target = computes()
     servers = active(conn, [boot(conn, f"hastack-bench-{name}-{i}", source) for i in range(count)])
-    fault = time.time()
-    podman("kill", source)
+    fault = power_loss(conn, source)
     try:
         if recover_with:
             recover_with(conn, source, fault)

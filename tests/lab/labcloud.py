@@ -83,6 +83,16 @@ def qemu_pid(host, instance_name):
     return int(pids[0]) if pids else None
 
 
+def kill_guest(conn, host, server, timeout=300):
+    """kill -9 of the server's QEMU on `host`, then wait until it is ACTIVE in a new QEMU: (kill time, seconds)."""
+    pid = qemu_pid(host, server.instance_name)
+    fault = time.time()
+    podman("exec", host, "kill", "-9", str(pid))
+    wait(lambda: conn.compute.get_server(server.id).status == "ACTIVE"
+         and qemu_pid(host, server.instance_name) not in (None, pid), timeout, 1, "the instance ACTIVE in a new QEMU")
+    return fault, time.time() - fault
+
+
 def runs_under_kvm(host, instance_name):
     """The guest's QEMU process exists on that host and holds /dev/kvm open (hardware virtualisation)."""
     pid = qemu_pid(host, instance_name)
@@ -220,6 +230,21 @@ def host_restore(host, *extra):
     assert run.returncode == 0, (run.stdout + run.stderr)[-8000:]
     recap = re.search(r"localhost\s+: ok=(\d+)\s+changed=(\d+)", run.stdout)
     return {"output": run.stdout, "changed": int(recap.group(2))}
+
+
+# Masakari's API refuses (409, "duplicate") a notification of the same host, type and payload within
+# masakari_duplicate_notification_detection_interval (180 s): a host killed again sooner is never reported.
+DUPLICATE_WINDOW = 180 + 5
+
+
+def power_loss(conn, host):
+    """Kill `host`'s container (a power cut) once Masakari would accept its STOPPED notification: the time of the kill."""
+    wait(lambda: not [item for item in notifications(conn, host, "COMPUTE_HOST", time.time() - DUPLICATE_WINDOW)
+                      if stopped(item)], DUPLICATE_WINDOW + 10, 5,
+         f"Masakari's duplicate window of {host}'s last failure to pass")
+    fault = time.time()
+    podman("kill", host)
+    return fault
 
 
 def stopped(notification):

@@ -24,8 +24,8 @@ import time
 
 import pytest
 from labcloud import (CLOUD, ROOT, active, boot, compute_service, computes, delete, guests, masakari_playbook,
-                      notifications, nova_compute_without_systemd_restart, podman, power_on, qemu_pid, restore_host,
-                      segment_host, utc, wait)
+                      notifications, nova_compute_without_systemd_restart, podman, power_loss, power_on, qemu_pid,
+                      restore_host, segment_host, utc, wait)
 
 # A third-party recovery task package (entry point hastack_record_task), installed by the role for the process test.
 TASK_PLUGIN = ROOT / "tests" / "lab" / "files" / "masakari_task_plugin"
@@ -79,8 +79,7 @@ def _host_failure(conn, wait_period):
     servers = active(conn, [boot(conn, f"hastack-mtest-host-{i}", source) for i in range(2)])
     assert {server.compute_host for server in servers} == {source}
     phases = {}
-    fault = time.time()
-    podman("kill", source)
+    fault = power_loss(conn, source)
     try:
         deadline = fault + 120 + wait_period + 300
         moved = None

@@ -20,11 +20,10 @@ import os
 import re
 import secrets
 import shlex
-import time
 
 import pytest
 import yaml
-from labcloud import (CLOUD, ROOT, active, boot, computes, delete, podman, qemu_pid, rulebook_node, segment_host,
+from labcloud import (CLOUD, ROOT, active, boot, computes, delete, kill_guest, podman, rulebook_node, segment_host,
                       set_rulebook, update_segment, utc, wait)
 
 pytestmark = pytest.mark.skipif(
@@ -188,12 +187,7 @@ def test_instance_failure_recovered_through_awx(cloud, awx_rulebook):
     host = computes()[1]
     server = active(cloud, [boot(cloud, "hastack-awxtest-vm", host)])[0]
     try:
-        pid = qemu_pid(host, server.instance_name)
-        fault = time.time()
-        podman("exec", host, "kill", "-9", str(pid))
-        wait(lambda: cloud.compute.get_server(server.id).status == "ACTIVE"
-             and qemu_pid(host, server.instance_name) not in (None, pid), 300, 1, "the instance ACTIVE in a new QEMU")
-        recovered = time.time() - fault
+        fault, recovered = kill_guest(cloud, host, server)
 
         def for_this_event():
             return [item for item in launches(node)

@@ -29,10 +29,11 @@ import time
 from pathlib import Path
 
 import pytest
-from labcloud import (CLOUD, RESTART_PROCESS_MONITOR, active, boot, compute_service, computes, delete, event_of,
-                      evacuations, guests, host_restore, hosts, launch, notifications,
-                      nova_compute_without_systemd_restart, podman, qemu_pid, rebuilt_on, recover, reserved_spare,
-                      restore, restore_host, rulebook_node, segment_host, set_rulebook, stopped, update_segment, wait)
+from labcloud import (CLOUD, RESTART_PROCESS_MONITOR, active, boot, compute_service, computes, delete, evacuations,
+                      event_of, guests, host_restore, hosts, launch, notifications,
+                      nova_compute_without_systemd_restart, podman, power_loss, qemu_pid, rebuilt_on, recover,
+                      reserved_spare, restore, restore_host, rulebook_node, segment_host, set_rulebook, stopped,
+                      update_segment, wait)
 
 pytestmark = pytest.mark.skipif(
     os.environ.get("HASTACK_LAB_TESTS") != "1", reason="lab recovery playbook test: run by `make test-full`"
@@ -118,8 +119,7 @@ def check_timeline(conn, record, servers, target):
 def test_host_failure_interrupted_resumed_and_duplicate(cloud, playbook_segment, timelines):
     source, target = computes()
     servers = active(cloud, [boot(cloud, f"{PREFIX}host-{i}", source) for i in range(4)])
-    fault = time.time()
-    podman("kill", source)
+    fault = power_loss(cloud, source)
     try:
         event = event_of(cloud, source, "COMPUTE_HOST", fault, stopped)
         assert event["payload"]["event"] == "STOPPED", event
@@ -163,8 +163,7 @@ def test_reserved_host_recovery(cloud, playbook_segment, timelines):
     servers = active(cloud, [boot(cloud, f"{PREFIX}rh-{i}", source) for i in range(2)])
     try:
         with reserved_spare(cloud, spare) as spare_used:
-            fault = time.time()
-            podman("kill", source)
+            fault = power_loss(cloud, source)
             event = event_of(cloud, source, "COMPUTE_HOST", fault, stopped)
             record = recover(event, timelines)["timeline"]
             rebuilt_on(cloud, servers, spare, timeout=60)
@@ -186,8 +185,7 @@ def test_fencing_impossible_evacuates_nothing(cloud, playbook_segment, timelines
     servers = active(cloud, [boot(cloud, f"{PREFIX}nofence", source)])
     port = str(6230 + computes().index(source) + 1)
     _set_fence_port(source, DEAD_BMC_PORT)
-    fault = time.time()
-    podman("kill", source)
+    fault = power_loss(cloud, source)
     try:
         event = event_of(cloud, source, "COMPUTE_HOST", fault, stopped)
         run = recover(event, timelines, "-e", "recover_fence_timeout=30", expect_rc=2)
@@ -311,8 +309,7 @@ def test_host_restore_after_host_failure(cloud, playbook_segment, timelines):
     servers = active(cloud, [boot(cloud, f"{PREFIX}restore", source)])
     probe = []
     restored = False
-    fault = time.time()
-    podman("kill", source)
+    fault = power_loss(cloud, source)
     try:
         event = event_of(cloud, source, "COMPUTE_HOST", fault, stopped)
         recover(event, timelines)

@@ -15,9 +15,9 @@ import os
 import time
 
 import pytest
-from labcloud import (CLOUD, active, boot, compute_service, computes, delete, host_restore, podman, qemu_pid,
-                      nova_compute_without_systemd_restart, rebuilt_on, reserved_spare, restore, rulebook_node,
-                      segment_host, update_segment, wait)
+from labcloud import (CLOUD, active, boot, compute_service, computes, delete, host_restore, kill_guest,
+                      nova_compute_without_systemd_restart, podman, power_loss, rebuilt_on, reserved_spare, restore,
+                      rulebook_node, segment_host, update_segment, wait)
 
 pytestmark = pytest.mark.skipif(
     os.environ.get("HASTACK_LAB_TESTS") != "1", reason="lab rulebook test: run by `make test-full`"
@@ -53,14 +53,11 @@ def test_host_failure_recovered_by_the_rulebook(cloud):
     before = timelines(node)
     source, target = computes()
     servers = active(cloud, [boot(cloud, f"hastack-ebtest-{i}", source) for i in range(2)])
-    fault = time.time()
-    podman("kill", source)
+    fault = power_loss(cloud, source)
     try:
         rebuilt_on(cloud, servers, target, timeout=600)
         recovered = time.time() - fault
-        new = wait(lambda: timelines(node) - before, 120, 2, "a timeline written by the rulebook's run")
-        records = [json.loads(podman("exec", node, "cat", path).stdout) for path in sorted(new)]
-        record = next(item for item in records if item["outcome"] == "recovered")
+        record = next(item for item in new_records(node, before) if item["outcome"] == "recovered")
         assert record["event"]["hostname"] == source and record["event"]["type"] == "COMPUTE_HOST", record["event"]
         by_id = {item["id"]: item for item in record["instances"]}
         for server in servers:
@@ -79,15 +76,8 @@ def test_instance_failure_recovered_by_the_rulebook(cloud):
     host = computes()[1]
     server = active(cloud, [boot(cloud, "hastack-ebtest-vm", host)])[0]
     try:
-        pid = qemu_pid(host, server.instance_name)
-        fault = time.time()
-        podman("exec", host, "kill", "-9", str(pid))
-        wait(lambda: cloud.compute.get_server(server.id).status == "ACTIVE"
-             and qemu_pid(host, server.instance_name) not in (None, pid), 300, 1, "the instance ACTIVE in a new QEMU")
-        recovered = time.time() - fault
-        new = wait(lambda: timelines(node) - before, 120, 2, "a timeline written by the rulebook's run")
-        records = [json.loads(podman("exec", node, "cat", path).stdout) for path in sorted(new)]
-        record = next(item for item in records if item["event"]["type"] == "VM")
+        recovered = kill_guest(cloud, host, server)[1]
+        record = next(item for item in new_records(node, before) if item["event"]["type"] == "VM")
         assert record["outcome"] == "recovered" and record["instances"][0]["id"] == server.id, record
         print(f"\nrulebook mode, instance failure: ACTIVE in a new QEMU {recovered:.1f} s after the kill")
     finally:
@@ -102,8 +92,7 @@ def test_reserved_host_recovered_by_the_rulebook(cloud):
     before = timelines(node)
     try:
         with reserved_spare(cloud, spare) as spare_used:
-            fault = time.time()
-            podman("kill", source)
+            fault = power_loss(cloud, source)
             rebuilt_on(cloud, servers, spare, timeout=600)
             recovered = time.time() - fault
             spare_used(next(item for item in new_records(node, before) if item["outcome"] == "recovered"))
