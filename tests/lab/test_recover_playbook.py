@@ -31,7 +31,7 @@ from pathlib import Path
 import pytest
 from labcloud import (CLOUD, RESTART_PROCESS_MONITOR, active, boot, compute_service, computes, delete, evacuations,
                       event_of, guests, host_restore, hosts, launch, notifications,
-                      nova_compute_without_systemd_restart, podman, power_loss, qemu_pid, rebuilt_on, recover,
+                      nova_compute_without_systemd_restart, podman, power_loss, power_on, qemu_pid, rebuilt_on, recover,
                       reserved_spare, restore, restore_host, rulebook_node, segment_host, set_rulebook, stopped,
                       update_segment, wait)
 
@@ -203,7 +203,10 @@ def test_fencing_impossible_evacuates_nothing(cloud, playbook_segment, timelines
         controller = hosts("controllers")[0]
         podman("exec", controller, "stonith_admin", "--fence", source, "--timeout", "120")
         podman("exec", controller, "stonith_admin", "--cleanup", "--history", source)
-        restore(cloud, source, servers)
+        # Nothing was evacuated: the instance still belongs to the host, its guest stays there.
+        power_on(cloud, source)
+        restore_host(cloud, source)
+        delete(cloud, servers)
 
 
 def test_instance_failure(cloud, playbook_segment, timelines):
