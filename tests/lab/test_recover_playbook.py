@@ -206,7 +206,7 @@ def test_fencing_impossible_evacuates_nothing(cloud, playbook_segment, timelines
         # Nothing was evacuated: the instance still belongs to the host, its guest stays there.
         power_on(cloud, source)
         restore_host(cloud, source)
-        delete(cloud, servers)
+        delete(cloud, servers, timeout=600)  # the host's nova-compute deletes it once it has started up
 
 
 def test_instance_failure(cloud, playbook_segment, timelines):
