@@ -638,12 +638,20 @@ def test_admin_password_needed_only_to_register_or_manage_segments(tmp_path, ove
         assert run.rc != 0 and re.search(msg("host ctl1: masakari_keystone_admin_password is not set;"), run.text), run.output
 
 
-def test_masakari_refuses_the_pip_install_method(site):
-    run, inventory = site({"vars": {"hastack_install_method": "pip"}})
+def test_masakari_api_nodes_mixing_install_methods(site):
+    run, inventory = site({"hosts": {"ctl2": {"hastack_install_method": "pip"}}})
     assert_stopped_by_preflight(
         run, inventory,
-        msg("inventory: hastack_install_method 'pip' on ctl1, ctl2, ctl3, cmp1: the masakari and masakari_monitors"),
+        msg("inventory: the Masakari API nodes mix install methods (ctl1: distro, ctl2: pip, ctl3: distro);"),
     )
+
+
+def test_pip_install_method_passes_preflight(tmp_path):
+    # The computes' monitors may differ from the controllers: pip on the API nodes, distro on a compute.
+    inventory = make_inventory(tmp_path / "inventory", {"vars": {"hastack_install_method": "pip"},
+                                                        "hosts": {"cmp1": {"hastack_install_method": "distro"}}})
+    run = run_playbook(PREFLIGHT, inventory.path)
+    assert_passed(run)
 
 
 @pytest.mark.parametrize("outsider", ["ctl1", "lb1", "cmpX"])
