@@ -9,7 +9,7 @@ import sys
 
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]|\x1b\]8;;[^\x1b]*\x1b\\")
 PREFIX = re.compile(r"^\s*[│└┌─]+\s?")
-INTERESTING = re.compile(r"(FAILED|ERROR|^E\s|fatal:|failed=[1-9]|AssertionError|Timeout|Traceback)")
+INTERESTING = re.compile(r"(FAILED|ERROR|^E\s|^\[diagnosis\]|fatal:|failed=[1-9]|AssertionError|Timeout|Traceback)")
 
 
 def main(path):

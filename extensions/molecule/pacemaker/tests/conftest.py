@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import subprocess
 import time
 import xml.etree.ElementTree as ET
 
 import pytest
 import testinfra
+import testinfra.utils.ansible_runner
 
 
 def inventory_host(name):
@@ -56,6 +58,35 @@ def has_quorum(status):
     return status.find("summary/current_dc").get("with_quorum") == "true"
 
 
+def node_state(host, name):
+    """crm_mon's view of a node, plus `connected`: crm_mon calls a remote node online as soon as its connection
+    resource is active, even while it is only "Starting"; a remote node is up once that resource is Started."""
+    return _state(crm_mon(host), name)
+
+
+def _state(status, name):
+    state = dict(nodes(status).get(name, {}))
+    roles = [r.get("role") for r in status.iter("resource") if r.get("id") == name]
+    state["connected"] = state.get("type") != "remote" or roles == ["Started"]
+    state["up"] = state.get("online") == "true" and state.get("unclean") == "false" and state["connected"]
+    return state
+
+
+def settled(status):
+    """No resource on its way anywhere, and every resource that is not a clone instance Started."""
+    moving = [r for r in status.iter("resource") if r.get("role") in ("Starting", "Stopping", "Migrating")]
+    primitives = status.find("resources").findall("resource")
+    return not moving and all(r.get("role") == "Started" for r in primitives)
+
+
+def all_healthy(host):
+    """Quorum, every node up, every resource settled."""
+    groups = variables(host)["groups"]
+    status = crm_mon(host)
+    return (has_quorum(status) and settled(status)
+            and all(_state(status, name)["up"] for name in groups["controllers"] + groups["computes"]))
+
+
 def podman(*args, check=True):
     return subprocess.run(["podman", *args], capture_output=True, text=True, check=check)
 
@@ -79,3 +110,46 @@ def wait_for(what, predicate, timeout, interval=1.0):
                 return last
         time.sleep(interval)
     pytest.fail(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+def _controllers():
+    return testinfra.utils.ansible_runner.AnsibleRunner(os.environ["MOLECULE_INVENTORY_FILE"]).get_hosts("controllers")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def settled_cluster():
+    """Every test starts from a cluster that has finished its transitions (a remote node added by the converge run
+    triggers an election and a last round of starts, which a first test could otherwise catch half done)."""
+    observer = inventory_host(_controllers()[0])
+    wait_for("a settled, healthy cluster before the tests", lambda: all_healthy(observer), 180, 3)
+
+
+# What the scheduler and the fencer said, printed when a test failed: a compute fenced or a resource stopped
+# without a test asking for it is otherwise unexplained in a CI log that keeps only its tail.
+DIAGNOSIS = re.compile(r"will be fenced|Scheduling node|Fence operation|Peer \S+ was (not )?terminated|Lost connection|"
+                       r"Timed out|not expected|High CPU load|A new membership")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if not session.testsfailed:
+        return
+    try:
+        controllers = _controllers()
+    except Exception as exc:  # the diagnosis must never hide the failure itself
+        print(f"[diagnosis] no inventory: {exc}")
+        return
+    lines = []
+    for name in controllers:
+        if not container_running(name):
+            print(f"[diagnosis] {name}: not running")
+            continue
+        journal = podman("exec", name, "journalctl", "--no-pager", "-o", "short-precise",
+                         "-u", "corosync", "-u", "pacemaker", check=False).stdout.splitlines()
+        lines += [line for line in journal if DIAGNOSIS.search(line)]
+    for line in sorted(lines)[-20:]:
+        print(f"[diagnosis] {line[:300]}")
+    running = [name for name in controllers if container_running(name)]
+    if running:
+        history = podman("exec", running[0], "stonith_admin", "--history", "*", check=False)
+        for line in history.stdout.splitlines()[-6:]:
+            print(f"[diagnosis] {line}")

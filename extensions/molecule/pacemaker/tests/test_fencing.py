@@ -9,7 +9,7 @@ import time
 import xml.etree.ElementTree as ET
 
 import pytest
-from conftest import container_running, crm_mon, direct, has_quorum, nodes, podman, variables, wait_for
+from conftest import all_healthy, container_running, direct, node_state, podman, variables, wait_for
 
 testinfra_hosts = ["ansible://pcm-ctl1"]
 
@@ -26,26 +26,6 @@ def fence_events(host, target):
         return []
     events = ET.fromstring(result.stdout).iter("fence_event")
     return [(e.get("status"), e.get("action"), e.get("completed", "")) for e in events]
-
-
-def node_state(host, name):
-    """crm_mon's view of a node, plus `connected`: crm_mon calls a remote node online as soon as its connection
-    resource is active, even while it is only "Starting"; a remote node is up once that resource is Started."""
-    return _state(crm_mon(host), name)
-
-
-def _state(status, name):
-    state = dict(nodes(status).get(name, {}))
-    roles = [r.get("role") for r in status.iter("resource") if r.get("id") == name]
-    state["connected"] = state.get("type") != "remote" or roles == ["Started"]
-    state["up"] = state.get("online") == "true" and state.get("unclean") == "false" and state["connected"]
-    return state
-
-
-def all_healthy(host):
-    groups = variables(host)["groups"]
-    status = crm_mon(host)
-    return has_quorum(status) and all(_state(status, name)["up"] for name in groups["controllers"] + groups["computes"])
 
 
 def kill_remoted(compute):
