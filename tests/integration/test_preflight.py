@@ -66,6 +66,9 @@ SECRETS = {
 }
 BASE_VARS = {
     "ansible_connection": "local",
+    # Every host is this machine, Debian 12 in CI, where Debian's masakari-api does not work and preflight refuses
+    # it (test_debian12_packaged_masakari_api_refused); the other tests are about other rules.
+    "masakari_distro_unusable_on": [],
     "ansible_python_interpreter": sys.executable,
     "hastack_mgmt_network": NETWORK,
     "hastack_internal_vip": VIP,
@@ -341,6 +344,24 @@ def test_unsupported_distribution(site):
         inventory,
         *(msg(f"host {host}: Debian 12 is not supported (supported: Debian 13)") for host in inventory.hosts),
     )
+
+
+def test_debian12_packaged_masakari_api_refused(site):
+    release = platform.freedesktop_os_release() if hasattr(platform, "freedesktop_os_release") else {}
+    if (release.get("ID"), release.get("VERSION_ID")) != ("debian", "12"):
+        pytest.skip(f"needs a Debian 12 machine, this is {release.get('PRETTY_NAME', 'unknown')}")
+    run, inventory = site({"vars": {"masakari_distro_unusable_on": DELETE}})
+    assert_stopped_by_preflight(
+        run,
+        inventory,
+        *(msg(f"host {host}: the masakari-api package of Debian-12 does not work") for host in CONTROLLERS),
+    )
+
+
+def test_debian12_masakari_api_from_pip_passes(tmp_path):
+    inventory = make_inventory(tmp_path / "inventory", {"vars": {"masakari_distro_unusable_on": DELETE,
+                                                                 "hastack_install_method": "pip"}})
+    assert_passed(run_playbook(PREFLIGHT, inventory.path))
 
 
 def test_missing_required_group(site):
